@@ -1,0 +1,745 @@
+/*
+ * install: see install.h, and steps.h for the state machine.
+ *
+ * Order matters for safety. Everything that can reject the release (the
+ * manifest's signature and fields, the artifact's size and digest) is
+ * checked before anything under releases/ is touched. The artifact is
+ * hashed while it is copied into ROOT/cache, and it is that private copy
+ * that gets unpacked, so a file changed after hashing cannot slip in.
+ * Each step is written to the journal before it starts.
+ */
+#include "install.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "digest.h"
+#include "fault.h"
+#include "health.h"
+#include "hooks.h"
+#include "journal.h"
+#include "log.h"
+#include "releases.h"
+#include "spec.h"
+#include "steps.h"
+#include "tree.h"
+
+#define SPEC_FILE         "hoist.yml"
+#define OUTPUT_TAIL_LINES 20
+
+/* One install (or recovery) in progress. */
+typedef struct {
+    const install_opts_t *o;
+    releases_t *rel;
+    journal_t j;
+    spec_t *spec; /* of the release being installed */
+    const char *version;
+    uint64_t sequence;
+    install_report_t *rep;
+} job_t;
+
+static const char *s_outcome_names[] = {
+    [INSTALL_INSTALLED] = "installed",
+    [INSTALL_ALREADY] = "already-current",
+    [INSTALL_REJECTED] = "rejected",
+    [INSTALL_ABANDONED] = "failed",
+    [INSTALL_ROLLED_BACK] = "rolled-back",
+};
+
+const char *
+install_outcome_name(install_outcome_t outcome)
+{
+    return s_outcome_names[outcome];
+}
+
+void
+install_opts_default(install_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->keep = 5;
+    unpack_limits_default(&o->limits);
+}
+
+/* Takes the root's lock so two installs never interleave their steps.
+ * Returns the lock's fd, or -1 with ERR set. */
+static int
+s_lock(const char *root, hoist_error_t *err)
+{
+    char path[PATH_MAX];
+    if (tree_mkdirs(root, 0755, err) != HOIST_OK) {
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/.lock", root);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        error_errno(err, HOIST_ERR_IO, errno, "open %s", path);
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        error_set(err, HOIST_ERR_BUSY,
+                  "another hoist-agent is installing under %s; try again when "
+                  "it is done",
+                  root);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static hoist_err_t
+s_save(job_t *job, journal_step_t step, hoist_error_t *err)
+{
+    job->j.step = step;
+    hoist_err_t rc =
+        journal_save(&job->j, releases_journal_path(job->rel), err);
+    if (rc == HOIST_OK) {
+        fault_point(journal_step_name(step));
+    }
+    return rc;
+}
+
+/* The environment of a hook or command check: who, what, where. */
+typedef struct {
+    char app[128], ver[192], env[128], dir[PATH_MAX + 32], other[192];
+    const char *list[6];
+} hook_env_t;
+
+static void
+s_env(job_t *job, const char *version, const char *other, hook_env_t *e)
+{
+    char dir[PATH_MAX];
+    releases_path(job->rel, version, dir, sizeof dir);
+    snprintf(e->app, sizeof e->app, "HOIST_APP=%s", job->j.app);
+    snprintf(e->ver, sizeof e->ver, "HOIST_VERSION=%s", version);
+    snprintf(e->env, sizeof e->env, "HOIST_ENV=%s", job->j.env);
+    snprintf(e->dir, sizeof e->dir, "HOIST_RELEASE_DIR=%s", dir);
+    snprintf(e->other, sizeof e->other, "HOIST_PREVIOUS_VERSION=%s", other);
+    const char *list[] = {e->app, e->ver, e->env, e->dir, e->other, NULL};
+    memcpy(e->list, list, sizeof list);
+}
+
+/* Runs one hook of SPEC for VERSION in its release directory. A missing
+ * hook succeeds. On failure ERR ends with the tail of the hook's output. */
+static hoist_err_t
+s_hook(job_t *job, const spec_t *spec, const char *name, const char *cmd,
+       const char *version, const char *other, hoist_error_t *err)
+{
+    if (!cmd) {
+        return HOIST_OK;
+    }
+    hook_env_t env;
+    s_env(job, version, other, &env);
+    hooks_cmd_t hc = {.command = cmd,
+                      .dir = env.dir + strlen("HOIST_RELEASE_DIR="),
+                      .env = env.list,
+                      .user = job->o->hook_user,
+                      .timeout_ms = spec->hook_timeout_ms};
+    hooks_result_t res = {0};
+    log_info("%s %s: running %s hook", job->j.app, version, name);
+    hoist_err_t rc = hooks_run(&hc, &res, err);
+    if (rc != HOIST_OK) {
+        error_prefix(err, "%s hook", name);
+        if (err && res.output_len > 0) {
+            size_t n = strlen(err->msg);
+            snprintf(err->msg + n, sizeof err->msg - n, "\n--- output ---\n%s",
+                     hooks_result_tail(&res, OUTPUT_TAIL_LINES));
+        }
+    }
+    hooks_result_clear(&res);
+    return rc;
+}
+
+static hoist_err_t
+s_health(job_t *job, const spec_t *spec, const char *version, const char *other,
+         hoist_error_t *err)
+{
+    if (spec->health.kind == HEALTH_NONE) {
+        return HOIST_OK;
+    }
+    hook_env_t env;
+    s_env(job, version, other, &env);
+    hooks_cmd_t ctx = {.dir = env.dir + strlen("HOIST_RELEASE_DIR="),
+                       .env = env.list,
+                       .user = job->o->hook_user};
+    log_info("%s %s: checking health", job->j.app, version);
+    return health_run(&spec->health, &ctx, err);
+}
+
+/* Loads the deploy spec of an installed VERSION (for rollback). */
+static spec_t *
+s_spec_of(job_t *job, const char *version, hoist_error_t *err)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 16];
+    releases_path(job->rel, version, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/" SPEC_FILE, dir);
+    return spec_load(path, err);
+}
+
+/* Removes the half-installed release unless it is one that must stay. */
+static void
+s_drop_pending(job_t *job)
+{
+    const char *v = job->j.pending;
+    hoist_error_t e;
+    if (v[0] && strcmp(v, job->j.current) != 0 &&
+        strcmp(v, job->j.previous) != 0 &&
+        releases_remove(job->rel, v, &e) != HOIST_OK) {
+        log_warn("%s: %s", job->j.app, e.msg);
+    }
+}
+
+static hoist_err_t
+s_idle(job_t *job, hoist_error_t *err)
+{
+    job->j.pending[0] = '\0';
+    job->j.pending_sequence = 0;
+    job->j.failed_step[0] = '\0';
+    return s_save(job, JOURNAL_NONE, err);
+}
+
+/* Undo before the switch: `current` never moved, so only clean up. */
+static hoist_err_t
+s_abandon(job_t *job, hoist_error_t *err)
+{
+    hoist_error_t e;
+    if (releases_clean_staging(job->rel, &e) != HOIST_OK) {
+        log_warn("%s: %s", job->j.app, e.msg);
+    }
+    s_drop_pending(job);
+    return s_idle(job, err);
+}
+
+/* Starts the old release again after `current` was put back. Failures are
+ * reported in NOTE, not returned: the rollback itself has happened. */
+static void
+s_restart_old(job_t *job, const char *old, const char *failed, char *note,
+              size_t len)
+{
+    hoist_error_t e = {0};
+    spec_t *spec = s_spec_of(job, old, &e);
+    if (!spec || s_hook(job, spec, "activate", spec->activate, old, failed,
+                        &e) != HOIST_OK) {
+        snprintf(note, len, "; but restarting %s failed: %s", old, e.msg);
+    } else if (s_hook(job, spec, "after_rollback", spec->after_rollback, old,
+                      failed, &e) != HOIST_OK) {
+        snprintf(note, len, "; after_rollback of %s failed: %s", old, e.msg);
+    } else if (s_health(job, spec, old, failed, &e) != HOIST_OK) {
+        snprintf(note, len, "; but %s is unhealthy too: %s", old, e.msg);
+    } else {
+        snprintf(note, len, " (healthy)");
+    }
+    spec_destroy(&spec);
+}
+
+/* Puts the journal's current release back as `current` (or removes the
+ * link on a first install), restarts it, drops the failed release. NOTE
+ * receives how the old release fared. Idempotent: recovery reruns it. */
+static hoist_err_t
+s_put_back(job_t *job, char *note, size_t len, hoist_error_t *err)
+{
+    char old[MANIFEST_VERSION_MAX + 1], failed[MANIFEST_VERSION_MAX + 1];
+    snprintf(old, sizeof old, "%s", job->j.current);
+    snprintf(failed, sizeof failed, "%s", job->j.pending);
+    hoist_err_t rc = releases_switch(job->rel, old, err);
+    if (rc != HOIST_OK) {
+        return rc;
+    }
+    fault_point("rollback-switched");
+    if (old[0]) {
+        s_restart_old(job, old, failed, note, len);
+    } else {
+        snprintf(note, len, " (no previous release: nothing is live)");
+    }
+    s_drop_pending(job);
+    return s_idle(job, err);
+}
+
+/* A step from the switch on failed with CAUSE (already in ERR): roll back
+ * and return CAUSE's code with the whole story in ERR. */
+static hoist_err_t
+s_rollback(job_t *job, journal_step_t failed_step, hoist_error_t *err)
+{
+    hoist_error_t cause = err ? *err : (hoist_error_t){0};
+    hoist_err_t code = err ? err->code : HOIST_ERR_IO;
+    snprintf(job->j.failed_step, sizeof job->j.failed_step, "%s",
+             journal_step_name(failed_step));
+    log_warn("%s %s: %s failed; rolling back to %s", job->j.app, job->j.pending,
+             journal_step_name(failed_step),
+             job->j.current[0] ? job->j.current : "nothing");
+    char note[sizeof cause.msg] = "";
+    hoist_err_t rc = s_save(job, JOURNAL_ROLLBACK, err);
+    if (rc == HOIST_OK) {
+        rc = s_put_back(job, note, sizeof note, err);
+    }
+    if (rc != HOIST_OK) {
+        error_prefix(err, "rollback after %s failed (%s)",
+                     journal_step_name(failed_step), cause.msg);
+        return rc;
+    }
+    if (job->rep) {
+        job->rep->outcome = INSTALL_ROLLED_BACK;
+        snprintf(job->rep->failed_step, sizeof job->rep->failed_step, "%s",
+                 journal_step_name(failed_step));
+    }
+    return error_set(err, code, "step %s failed; rolled back to %s%s: %s",
+                     journal_step_name(failed_step),
+                     job->j.current[0] ? job->j.current : "nothing", note,
+                     cause.msg);
+}
+
+/* Copies the artifact into ROOT/cache while hashing it and checks size
+ * and digest against the manifest. Returns a read fd on the private copy
+ * (positioned at 0) or -1 with ERR set; nothing stays in the cache on
+ * failure. */
+static int
+s_take_artifact(job_t *job, const manifest_t *m, const char *path,
+                hoist_error_t *err)
+{
+    char cache[PATH_MAX], tmp[PATH_MAX + 32], dst[PATH_MAX + 80];
+    char want[DIGEST_HEX_LEN], got[DIGEST_HEX_LEN];
+    uint8_t digest[DIGEST_BYTES];
+    uint64_t size = 0;
+    int out = -1, in = open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        error_errno(err, HOIST_ERR_USAGE, errno, "open artifact %s", path);
+        return -1;
+    }
+    struct stat st;
+    if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (uint64_t)st.st_size != manifest_artifact_size(m)) {
+        error_set(err, HOIST_ERR_SIZE,
+                  "artifact %s is %lld bytes but the manifest says %llu: "
+                  "wrong or truncated file",
+                  path, (long long)st.st_size,
+                  (unsigned long long)manifest_artifact_size(m));
+        goto fail;
+    }
+    snprintf(cache, sizeof cache, "%s/cache", job->o->root);
+    snprintf(tmp, sizeof tmp, "%s/.part-XXXXXX", cache);
+    if (tree_mkdirs(cache, 0700, err) != HOIST_OK ||
+        (out = mkostemp(tmp, O_CLOEXEC)) < 0) {
+        if (out < 0 && err && err->code == HOIST_OK) {
+            error_errno(err, error_from_errno(errno), errno, "create %s", tmp);
+        }
+        goto fail;
+    }
+    if (digest_copy(in, out, manifest_artifact_size(m), digest, &size, err) !=
+        HOIST_OK) {
+        goto fail_unlink;
+    }
+    digest_hex(manifest_artifact_digest(m), want);
+    if (size != manifest_artifact_size(m) ||
+        !digest_equal(digest, manifest_artifact_digest(m))) {
+        error_set(err, HOIST_ERR_DIGEST,
+                  "artifact digest mismatch: the manifest says %s, %s hashes "
+                  "to %s (tampered with, or not this release's artifact)",
+                  want, path, digest_hex(digest, got));
+        goto fail_unlink;
+    }
+    snprintf(dst, sizeof dst, "%s/%s", cache, want);
+    if (fsync(out) != 0 || rename(tmp, dst) != 0) {
+        error_errno(err, error_from_errno(errno), errno, "store %s", dst);
+        goto fail_unlink;
+    }
+    close(in);
+    lseek(out, 0, SEEK_SET);
+    return out;
+fail_unlink:
+    unlink(tmp);
+fail:
+    if (out >= 0) {
+        close(out);
+    }
+    close(in);
+    return -1;
+}
+
+/* Drops the private artifact copy once it has been unpacked. */
+static void
+s_release_artifact(job_t *job, const manifest_t *m, int fd)
+{
+    char hex[DIGEST_HEX_LEN], path[PATH_MAX + 80];
+    snprintf(path, sizeof path, "%s/cache/%s", job->o->root,
+             digest_hex(manifest_artifact_digest(m), hex));
+    unlink(path);
+    close(fd);
+}
+
+/* STAGE: unpack into a fresh staging directory, read its deploy spec,
+ * publish it as releases/VERSION. */
+static hoist_err_t
+s_stage(job_t *job, int fd, uint64_t size, hoist_error_t *err)
+{
+    char staging[PATH_MAX], spec_path[PATH_MAX + 16];
+    hoist_err_t rc = releases_clean_staging(job->rel, err);
+    if (rc == HOIST_OK) {
+        rc = releases_stage(job->rel, staging, sizeof staging, err);
+    }
+    if (rc != HOIST_OK) {
+        return rc;
+    }
+    rc = unpack_archive(fd, size, staging, &job->o->limits, err);
+    if (rc == HOIST_OK) {
+        fault_point("unpacked");
+        snprintf(spec_path, sizeof spec_path, "%s/" SPEC_FILE, staging);
+        job->spec = spec_load(spec_path, err);
+        if (!job->spec) {
+            rc = err ? err->code : HOIST_ERR_SPEC;
+            if (rc == HOIST_ERR_IO) {
+                rc = error_set(err, HOIST_ERR_SPEC,
+                               "the artifact has no readable " SPEC_FILE
+                               " at its root: %s",
+                               err->msg);
+            }
+        }
+    }
+    if (rc == HOIST_OK) {
+        rc = releases_publish(job->rel, staging, job->version, err);
+    }
+    if (rc != HOIST_OK) {
+        hoist_error_t e;
+        if (tree_remove(staging, &e) != HOIST_OK) {
+            log_warn("%s", e.msg);
+        }
+    }
+    return rc;
+}
+
+/* Refusal messages for steps_admit's verdicts. */
+static hoist_err_t
+s_admit(job_t *job, const manifest_t *m, hoist_error_t *err)
+{
+    const char *app = manifest_app(m);
+    switch (steps_admit(&job->j, job->o->app, app, job->version, job->sequence,
+                        manifest_env_allowed(m, job->o->env))) {
+    case STEPS_ADMIT:
+        return HOIST_OK;
+    case STEPS_ALREADY_CURRENT:
+        return HOIST_OK;
+    case STEPS_REFUSE_APP:
+        return error_set(err, HOIST_ERR_APP,
+                         "the manifest is for app '%s', not '%s'", app,
+                         job->o->app);
+    case STEPS_REFUSE_ENV:
+        return error_set(err, HOIST_ERR_ENV,
+                         "%s %s may not run in environment '%s': its "
+                         "manifest allows only %s%s",
+                         app, job->version, job->o->env, manifest_env(m, 0),
+                         manifest_env_count(m) > 1 ? " and others" : "");
+    case STEPS_REFUSE_SEQUENCE:
+        return error_set(err, HOIST_ERR_SEQUENCE,
+                         "%s %s has build sequence %llu, below %llu already "
+                         "installed here: refusing a downgrade",
+                         app, job->version, (unsigned long long)job->sequence,
+                         (unsigned long long)job->j.highest_sequence);
+    }
+    return error_set(err, HOIST_ERR_STATE, "unknown admission verdict");
+}
+
+/* HEALTH passed: record the new release as live and prune old ones. */
+static hoist_err_t
+s_commit(job_t *job, hoist_error_t *err)
+{
+    journal_t *j = &job->j;
+    snprintf(j->previous, sizeof j->previous, "%s", j->current);
+    snprintf(j->current, sizeof j->current, "%s", job->version);
+    if (job->sequence > j->highest_sequence) {
+        j->highest_sequence = job->sequence;
+    }
+    journal_history_add(j, job->version);
+    hoist_err_t rc = s_idle(job, err);
+    if (rc != HOIST_OK) {
+        return rc;
+    }
+    fault_point("committed");
+    hoist_error_t e;
+    if (releases_prune(job->rel, j, job->o->keep, &e) != HOIST_OK ||
+        journal_save(j, releases_journal_path(job->rel), &e) != HOIST_OK) {
+        log_warn("%s: pruning old releases: %s", j->app, e.msg);
+    }
+    return HOIST_OK;
+}
+
+/* The steps after STAGE, in order; see steps.h. */
+static hoist_err_t
+s_go_live(job_t *job, hoist_error_t *err)
+{
+    const char *v = job->version, *old = job->j.current;
+    hoist_err_t rc = s_save(job, JOURNAL_BEFORE_ACTIVATE, err);
+    if (rc != HOIST_OK) {
+        return rc;
+    }
+    if ((rc = s_hook(job, job->spec, "before_activate",
+                     job->spec->before_activate, v, old, err)) != HOIST_OK) {
+        hoist_error_t e;
+        s_abandon(job, &e);
+        if (job->rep) {
+            job->rep->outcome = INSTALL_ABANDONED;
+            snprintf(job->rep->failed_step, sizeof job->rep->failed_step,
+                     "before_activate");
+        }
+        error_prefix(err, "%s is still live; step before_activate failed",
+                     old[0] ? old : "nothing");
+        return rc;
+    }
+    if ((rc = s_save(job, JOURNAL_SWITCH, err)) != HOIST_OK) {
+        return rc;
+    }
+    if ((rc = releases_switch(job->rel, v, err)) != HOIST_OK) {
+        return s_rollback(job, JOURNAL_SWITCH, err);
+    }
+    fault_point("switched");
+    if ((rc = s_save(job, JOURNAL_ACTIVATE, err)) != HOIST_OK ||
+        (rc = s_hook(job, job->spec, "activate", job->spec->activate, v, old,
+                     err)) != HOIST_OK) {
+        return s_rollback(job, JOURNAL_ACTIVATE, err);
+    }
+    if ((rc = s_save(job, JOURNAL_HEALTH, err)) != HOIST_OK ||
+        (rc = s_health(job, job->spec, v, old, err)) != HOIST_OK) {
+        return s_rollback(job, JOURNAL_HEALTH, err);
+    }
+    return s_commit(job, err);
+}
+
+/* Finishes or undoes the step a crash left in JOB's journal. */
+static hoist_err_t
+s_recover(job_t *job, hoist_error_t *err)
+{
+    journal_step_t step = job->j.step;
+    log_warn("%s: an install of %s was interrupted at step %s; %s", job->j.app,
+             job->j.pending, journal_step_name(step),
+             steps_recovery(step) == STEPS_ABANDON ? "abandoning it"
+                                                   : "rolling back");
+    switch (steps_recovery(step)) {
+    case STEPS_NOTHING:
+        return HOIST_OK;
+    case STEPS_ABANDON:
+        return s_abandon(job, err);
+    case STEPS_ROLLBACK:
+        break;
+    }
+    char note[512] = "";
+    snprintf(job->j.failed_step, sizeof job->j.failed_step, "%s",
+             journal_step_name(step));
+    hoist_err_t rc = s_save(job, JOURNAL_ROLLBACK, err);
+    if (rc == HOIST_OK) {
+        rc = s_put_back(job, note, sizeof note, err);
+    }
+    if (rc == HOIST_OK) {
+        log_info("%s: rolled back to %s%s", job->j.app,
+                 job->j.current[0] ? job->j.current : "nothing", note);
+    }
+    return rc;
+}
+
+/* Opens APP's directory and journal under the held lock, recovering an
+ * interrupted step first. */
+static hoist_err_t
+s_open_app(job_t *job, const char *app, hoist_error_t *err)
+{
+    job->rel = releases_open(job->o->root, app, err);
+    if (!job->rel) {
+        return HOIST_ERR_NOMEM;
+    }
+    hoist_err_t rc =
+        journal_load(releases_journal_path(job->rel), app, &job->j, err);
+    if (rc == HOIST_OK && job->j.step != JOURNAL_NONE) {
+        rc = s_recover(job, err);
+    }
+    return rc;
+}
+
+static hoist_err_t
+s_install_locked(job_t *job, const manifest_t *m, const char *artifact,
+                 hoist_error_t *err)
+{
+    hoist_err_t rc = s_open_app(job, manifest_app(m), err);
+    if (rc == HOIST_OK) {
+        rc = s_admit(job, m, err);
+    }
+    if (rc != HOIST_OK) {
+        return rc;
+    }
+    if (strcmp(job->j.current, job->version) == 0) {
+        job->rep->outcome = INSTALL_ALREADY;
+        return HOIST_OK;
+    }
+    int fd = s_take_artifact(job, m, artifact, err);
+    if (fd < 0) {
+        return err ? err->code : HOIST_ERR_DIGEST;
+    }
+    if ((rc = releases_ensure(job->rel, err)) == HOIST_OK) {
+        snprintf(job->j.env, sizeof job->j.env, "%s", job->o->env);
+        snprintf(job->j.pending, sizeof job->j.pending, "%s", job->version);
+        job->j.pending_sequence = job->sequence;
+        rc = s_save(job, JOURNAL_STAGE, err);
+    }
+    if (rc == HOIST_OK) {
+        rc = s_stage(job, fd, manifest_artifact_size(m), err);
+        if (rc != HOIST_OK) {
+            hoist_error_t e;
+            s_idle(job, &e);
+        }
+    }
+    s_release_artifact(job, m, fd);
+    if (rc != HOIST_OK) {
+        return rc;
+    }
+    job->rep->outcome = INSTALL_ABANDONED;
+    rc = s_go_live(job, err);
+    if (rc == HOIST_OK) {
+        job->rep->outcome = INSTALL_INSTALLED;
+    }
+    return rc;
+}
+
+hoist_err_t
+install_release(const install_opts_t *o, const char *manifest_path,
+                const char *artifact_path, install_report_t *rep,
+                hoist_error_t *err)
+{
+    install_report_t dummy;
+    job_t job = {.o = o, .rep = rep ? rep : &dummy};
+    memset(job.rep, 0, sizeof *job.rep);
+    job.rep->outcome = INSTALL_REJECTED;
+    manifest_t *m = manifest_load(manifest_path, o->trusted, o->n_trusted, err);
+    if (!m) {
+        return err ? err->code : HOIST_ERR_MANIFEST;
+    }
+    job.version = manifest_version(m);
+    job.sequence = manifest_sequence(m);
+    snprintf(job.rep->app, sizeof job.rep->app, "%s", manifest_app(m));
+    snprintf(job.rep->version, sizeof job.rep->version, "%s", job.version);
+    hoist_err_t rc;
+    int lock = s_lock(o->root, err);
+    if (lock < 0) {
+        rc = err ? err->code : HOIST_ERR_BUSY;
+    } else {
+        rc = s_install_locked(&job, m, artifact_path, err);
+        close(lock);
+    }
+    if (rc != HOIST_OK) {
+        error_prefix(err, "install %s %s", manifest_app(m), job.version);
+    }
+    snprintf(job.rep->live, sizeof job.rep->live, "%s", job.j.current);
+    spec_destroy(&job.spec);
+    releases_destroy(&job.rel);
+    manifest_destroy(&m);
+    return rc;
+}
+
+/* Calls FN for every valid app directory under ROOT/apps. */
+static hoist_err_t
+s_each_app(const char *root,
+           hoist_err_t (*fn)(const char *app, void *arg, hoist_error_t *err),
+           void *arg, hoist_error_t *err)
+{
+    char apps[PATH_MAX];
+    snprintf(apps, sizeof apps, "%s/apps", root);
+    DIR *d = opendir(apps);
+    if (!d) {
+        if (errno == ENOENT) {
+            return HOIST_OK;
+        }
+        return error_errno(err, HOIST_ERR_IO, errno, "open %s", apps);
+    }
+    hoist_err_t rc = HOIST_OK;
+    struct dirent *e;
+    while (rc == HOIST_OK && (e = readdir(d)) != NULL) {
+        if (manifest_name_valid(e->d_name)) {
+            rc = fn(e->d_name, arg, err);
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+typedef struct {
+    const install_opts_t *o;
+    int recovered;
+} recover_arg_t;
+
+static hoist_err_t
+s_recover_app(const char *app, void *arg, hoist_error_t *err)
+{
+    recover_arg_t *ra = arg;
+    install_report_t rep;
+    job_t job = {.o = ra->o, .rep = &rep};
+    job.rel = releases_open(ra->o->root, app, err);
+    if (!job.rel) {
+        return HOIST_ERR_NOMEM;
+    }
+    hoist_err_t rc =
+        journal_load(releases_journal_path(job.rel), app, &job.j, err);
+    if (rc == HOIST_OK && job.j.step != JOURNAL_NONE) {
+        ra->recovered++;
+        rc = s_recover(&job, err);
+    }
+    releases_destroy(&job.rel);
+    if (rc != HOIST_OK) {
+        error_prefix(err, "recover %s", app);
+    }
+    return rc;
+}
+
+hoist_err_t
+install_recover(const install_opts_t *o, int *recovered, hoist_error_t *err)
+{
+    recover_arg_t ra = {.o = o};
+    int lock = s_lock(o->root, err);
+    if (lock < 0) {
+        return err ? err->code : HOIST_ERR_BUSY;
+    }
+    hoist_err_t rc = s_each_app(o->root, s_recover_app, &ra, err);
+    close(lock);
+    if (recovered) {
+        *recovered = ra.recovered;
+    }
+    return rc;
+}
+
+typedef struct {
+    const char *root;
+    FILE *out;
+} status_arg_t;
+
+static hoist_err_t
+s_status_app(const char *app, void *arg, hoist_error_t *err)
+{
+    status_arg_t *sa = arg;
+    journal_t j;
+    char live[MANIFEST_VERSION_MAX + 1] = "";
+    releases_t *rel = releases_open(sa->root, app, err);
+    if (!rel) {
+        return HOIST_ERR_NOMEM;
+    }
+    hoist_err_t rc = journal_load(releases_journal_path(rel), app, &j, err);
+    if (rc == HOIST_OK) {
+        rc = releases_current(rel, live, sizeof live, err);
+    }
+    if (rc == HOIST_OK) {
+        fprintf(sa->out, "%-16s %-16s %-16s %s%s\n", app, live[0] ? live : "-",
+                j.previous[0] ? j.previous : "-",
+                j.step == JOURNAL_NONE ? "idle" : "interrupted at ",
+                j.step == JOURNAL_NONE ? "" : journal_step_name(j.step));
+    }
+    releases_destroy(&rel);
+    return rc;
+}
+
+hoist_err_t
+install_status(const char *root, FILE *out, hoist_error_t *err)
+{
+    status_arg_t sa = {.root = root, .out = out};
+    fprintf(out, "%-16s %-16s %-16s %s\n", "APP", "CURRENT", "PREVIOUS",
+            "STATE");
+    return s_each_app(root, s_status_app, &sa, err);
+}

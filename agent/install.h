@@ -1,0 +1,74 @@
+/*
+ * install: drives the deploy steps for one release on this machine:
+ * verify, unpack, before_activate, switch, activate, health check, commit,
+ * and rollback when a step after the switch fails. The decisions are in
+ * steps.h; this module does the I/O, journaling each step first.
+ *
+ * This is the agent's deploy core: `hoist-agent install` calls it
+ * directly (the air-gapped path) and the daemon will call it for each
+ * deploy order. It blocks (hooks, health checks); a daemon runs it off its
+ * event loop.
+ */
+#ifndef HOIST_INSTALL_H
+#define HOIST_INSTALL_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "error.h"
+#include "keys.h"
+#include "manifest.h"
+#include "unpack.h"
+
+typedef struct {
+    const char *root;             /* the agent's root directory */
+    const char *env;              /* environment this machine serves */
+    const char *app;              /* expected app, or NULL for any */
+    const keys_public_t *trusted; /* release keys this machine trusts */
+    size_t n_trusted;
+    const char *hook_user; /* run hooks as this user; NULL = self */
+    size_t keep;           /* releases kept on disk, >= 2 */
+    unpack_limits_t limits;
+} install_opts_t;
+
+/* Defaults: keep 5, unpack_limits_default, everything else unset. */
+void install_opts_default(install_opts_t *o);
+
+typedef enum {
+    INSTALL_INSTALLED,   /* new release live and healthy */
+    INSTALL_ALREADY,     /* that version was already live */
+    INSTALL_REJECTED,    /* refused before anything changed */
+    INSTALL_ABANDONED,   /* failed before the switch; old release untouched */
+    INSTALL_ROLLED_BACK, /* failed after the switch; previous put back */
+} install_outcome_t;
+
+typedef struct {
+    install_outcome_t outcome;
+    char app[MANIFEST_NAME_MAX + 1];
+    char version[MANIFEST_VERSION_MAX + 1];
+    char live[MANIFEST_VERSION_MAX + 1]; /* live version afterwards */
+    char failed_step[32];                /* "" unless it failed */
+} install_report_t;
+
+/* Installs the release described by the manifest file at MANIFEST_PATH
+ * with the artifact at ARTIFACT_PATH. Returns HOIST_OK when it is live and
+ * healthy (or already was). Otherwise ERR says what failed and, for a hook
+ * or health check, ends with the tail of its output; REP (if not NULL)
+ * says how far it got. Rejections (error_exit_code 2) leave nothing under
+ * releases/ and `current` untouched. */
+hoist_err_t install_release(const install_opts_t *o, const char *manifest_path,
+                            const char *artifact_path, install_report_t *rep,
+                            hoist_error_t *err);
+
+/* Finishes or undoes every step left in flight under ROOT by a crash
+ * (see steps.h). *RECOVERED (if not NULL) gets the number of apps that
+ * needed it. */
+hoist_err_t install_recover(const install_opts_t *o, int *recovered,
+                            hoist_error_t *err);
+
+/* Prints one line per app under ROOT: app, live, previous, step. */
+hoist_err_t install_status(const char *root, FILE *out, hoist_error_t *err);
+
+const char *install_outcome_name(install_outcome_t outcome);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * tree: recursive removal with nftw(FTW_PHYS | FTW_DEPTH), so symlinks are
+ * unlinked and never followed, and children go before their parents.
+ */
+#include "tree.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int
+s_remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    int rc = (flag == FTW_DP || flag == FTW_D) ? rmdir(path) : unlink(path);
+    return (rc == 0 || errno == ENOENT) ? 0 : -1;
+}
+
+hoist_err_t
+tree_remove(const char *path, hoist_error_t *err)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT) {
+            return HOIST_OK;
+        }
+        return error_errno(err, HOIST_ERR_IO, errno, "stat %s", path);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        if (unlink(path) != 0 && errno != ENOENT) {
+            return error_errno(err, HOIST_ERR_IO, errno, "remove %s", path);
+        }
+        return HOIST_OK;
+    }
+    /* A directory left without write permission (an unpacked 0555 dir)
+     * must still be removable by its owner. */
+    if (nftw(path, s_remove_one, 16, FTW_PHYS | FTW_DEPTH | FTW_MOUNT) != 0) {
+        return error_errno(err, HOIST_ERR_IO, errno, "remove tree %s", path);
+    }
+    return HOIST_OK;
+}
+
+hoist_err_t
+tree_sync(const char *path, hoist_error_t *err)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return error_errno(err, HOIST_ERR_IO, errno, "open %s", path);
+    }
+    int rc = syncfs(fd);
+    int saved = errno;
+    close(fd);
+    if (rc != 0) {
+        return error_errno(err, error_from_errno(saved), saved, "sync %s",
+                           path);
+    }
+    return HOIST_OK;
+}
+
+hoist_err_t
+tree_mkdirs(const char *path, unsigned mode, hoist_error_t *err)
+{
+    char buf[PATH_MAX];
+    if (strlen(path) >= sizeof buf) {
+        return error_set(err, HOIST_ERR_USAGE, "path too long: %s", path);
+    }
+    strcpy(buf, path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') {
+            continue;
+        }
+        *p = '\0';
+        if (mkdir(buf, mode) != 0 && errno != EEXIST) {
+            return error_errno(err, error_from_errno(errno), errno, "mkdir %s",
+                               buf);
+        }
+        *p = '/';
+    }
+    if (mkdir(buf, mode) != 0 && errno != EEXIST) {
+        return error_errno(err, error_from_errno(errno), errno, "mkdir %s",
+                           buf);
+    }
+    return HOIST_OK;
+}
