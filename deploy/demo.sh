@@ -84,7 +84,7 @@ show
 step "A tampered artifact is refused before anything changes"
 pack 1.3.0
 sign 1.3.0 4
-printf 'x' >>"$lab/hello-1.3.0.tar.gz"
+printf 'x' | dd of="$lab/hello-1.3.0.tar.gz" bs=1 seek=200 conv=notrunc 2>/dev/null
 if install 1.3.0; then
     echo "demo: a tampered artifact was installed" >&2
     exit 1
