@@ -18,6 +18,7 @@
 #include "install.h"
 #include "keys.h"
 #include "log.h"
+#include "manifest.h"
 
 #define TRUST_MAX 16
 
@@ -173,6 +174,13 @@ s_require(const args_t *a, const command_t *cmd)
     if (!a->o.env || !a->manifest || !a->artifact) {
         return s_usage_error(
             cmd->usage, "%s needs --env, --manifest and --artifact", cmd->name);
+    }
+    if (!manifest_name_valid(a->o.env) ||
+        (a->o.app && !manifest_name_valid(a->o.app))) {
+        return s_usage_error(cmd->usage,
+                             "environment and app names use a-z 0-9 - _ "
+                             "(got '%s')",
+                             a->o.env);
     }
     if (a->o.n_trusted == 0) {
         return s_usage_error(cmd->usage,
