@@ -150,7 +150,9 @@ hoist_err_t
 atomicfile_read(const char *path, size_t max, uint8_t **out, size_t *len,
                 hoist_error_t *err)
 {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused
+     * as not regular right after. No effect on regular files. */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         return error_errno(err, HOIST_ERR_IO, errno, "open %s", path);
     }

@@ -17,7 +17,7 @@
 hoist_err_t atomicfile_write(const char *path, const void *data, size_t len,
                              unsigned mode, hoist_error_t *err);
 
-/* Like atomicfile_write but refuses (HOIST_ERR_IO, "exists") when PATH
+/* Like atomicfile_write but refuses (HOIST_ERR_USAGE, "exists") when PATH
  * already exists: for key files that must never be overwritten. */
 hoist_err_t atomicfile_create(const char *path, const void *data, size_t len,
                               unsigned mode, hoist_error_t *err);

@@ -62,8 +62,8 @@ hoist_err_t error_errno(hoist_error_t *err, hoist_err_t code, int errnum,
 void error_prefix(hoist_error_t *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* The code an I/O errno maps to: ENOSPC/EDQUOT are NOSPACE, ENOMEM is
- * NOMEM, the rest IO. */
+/* The code an I/O errno maps to: ENOSPC, EDQUOT and EFBIG (a file size
+ * limit) are NOSPACE, ENOMEM is NOMEM, the rest IO. */
 hoist_err_t error_from_errno(int errnum);
 
 /* The process exit code of DESIGN.md for an error code: 2 for rejected

@@ -116,7 +116,7 @@ out:
 static int
 s_open_secret(const char *path, hoist_error_t *err)
 {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         error_errno(err, HOIST_ERR_KEY, errno, "cannot open key file %s", path);
         return -1;
@@ -151,7 +151,11 @@ keys_secret_load(const char *path, hoist_error_t *err)
     char *line = sodium_malloc(KEYFILE_MAX);
     uint8_t *seed = sodium_malloc(crypto_sign_SEEDBYTES);
     int fd = s_open_secret(path, err);
-    if (fd < 0 || !line || !seed) {
+    if (fd < 0) {
+        goto out;
+    }
+    if (!line || !seed) {
+        error_set(err, HOIST_ERR_NOMEM, "out of secure memory");
         goto out;
     }
     ssize_t n = read(fd, line, KEYFILE_MAX - 1);
@@ -199,11 +203,14 @@ keys_sign(const keys_secret_t *sk, const uint8_t *msg, size_t len,
     crypto_sign_detached(sig, NULL, msg, len, sk->sk);
 }
 
-hoist_err_t
-keys_public_parse(const char *text, keys_public_t *out, hoist_error_t *err)
+/* Parses LEN bytes of public key text; a NUL inside is malformed. */
+static hoist_err_t
+s_public_parse(const char *text, size_t len, keys_public_t *out,
+               hoist_error_t *err)
 {
     keys_public_t k;
-    if (s_decode_line(text, strlen(text), PUB_TAG, k.pk, sizeof k.pk) != 0) {
+    if (memchr(text, '\0', len) != NULL ||
+        s_decode_line(text, len, PUB_TAG, k.pk, sizeof k.pk) != 0) {
         return error_set(err, HOIST_ERR_KEY,
                          "not a Hoist public key (expected a line starting "
                          "'%s')",
@@ -212,6 +219,12 @@ keys_public_parse(const char *text, keys_public_t *out, hoist_error_t *err)
     s_key_id(k.pk, k.id);
     *out = k;
     return HOIST_OK;
+}
+
+hoist_err_t
+keys_public_parse(const char *text, keys_public_t *out, hoist_error_t *err)
+{
+    return s_public_parse(text, strlen(text), out, err);
 }
 
 hoist_err_t
@@ -227,7 +240,7 @@ keys_public_load(const char *path, keys_public_t *out, hoist_error_t *err)
         error_prefix(err, "cannot read public key");
         return HOIST_ERR_KEY;
     }
-    rc = keys_public_parse((const char *)buf, out, err);
+    rc = s_public_parse((const char *)buf, len, out, err);
     if (rc != HOIST_OK) {
         error_prefix(err, "%s", path);
     }

@@ -62,7 +62,9 @@ s_signed_bytes(const uint8_t *body, size_t len, size_t *out_len)
     uint8_t *buf = malloc(sizeof s_domain + len);
     if (buf) {
         memcpy(buf, s_domain, sizeof s_domain);
-        memcpy(buf + sizeof s_domain, body, len);
+        if (len > 0) { /* an empty bytes field has a NULL pointer */
+            memcpy(buf + sizeof s_domain, body, len);
+        }
         *out_len = sizeof s_domain + len;
     }
     return buf;
@@ -82,6 +84,10 @@ s_check_fields(const manifest_fields_t *f, hoist_error_t *err)
                          "version '%s' is invalid: use 1-128 of A-Z a-z 0-9 "
                          ". _ + -, starting with a letter or digit",
                          f->version ? f->version : "");
+    }
+    if (f->artifact_size == 0) {
+        return error_set(err, HOIST_ERR_USAGE,
+                         "the artifact is empty: a release needs content");
     }
     if (f->n_envs > MANIFEST_ENVS_MAX) {
         return error_set(err, HOIST_ERR_USAGE, "more than %d environments",
@@ -353,6 +359,13 @@ int64_t
 manifest_created_at(const manifest_t *m)
 {
     return m->pb->created_at;
+}
+
+const uint8_t *
+manifest_notes_digest(const manifest_t *m)
+{
+    return m->pb->notes_digest.len == DIGEST_BYTES ? m->pb->notes_digest.data
+                                                   : NULL;
 }
 
 const uint8_t *

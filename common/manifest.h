@@ -63,6 +63,8 @@ uint64_t manifest_sequence(const manifest_t *m);
 uint64_t manifest_artifact_size(const manifest_t *m);
 const uint8_t *manifest_artifact_digest(const manifest_t *m);
 int64_t manifest_created_at(const manifest_t *m);
+/* The release notes' digest, or NULL when the release has no notes. */
+const uint8_t *manifest_notes_digest(const manifest_t *m);
 const uint8_t *manifest_key_id(const manifest_t *m);
 size_t manifest_env_count(const manifest_t *m);
 const char *manifest_env(const manifest_t *m, size_t i);

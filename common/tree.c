@@ -22,6 +22,18 @@ s_remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
     return (rc == 0 || errno == ENOENT) ? 0 : -1;
 }
 
+/* Pre-order pass: give the owner rwx on every directory, so a tree that
+ * arrived with 0555 directories can be emptied without root. */
+static int
+s_open_up(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if (flag == FTW_D && (st->st_mode & S_IRWXU) != S_IRWXU) {
+        chmod(path, (st->st_mode & 07777) | S_IRWXU);
+    }
+    return 0;
+}
+
 hoist_err_t
 tree_remove(const char *path, hoist_error_t *err)
 {
@@ -40,6 +52,7 @@ tree_remove(const char *path, hoist_error_t *err)
     }
     /* A directory left without write permission (an unpacked 0555 dir)
      * must still be removable by its owner. */
+    nftw(path, s_open_up, 16, FTW_PHYS | FTW_MOUNT);
     if (nftw(path, s_remove_one, 16, FTW_PHYS | FTW_DEPTH | FTW_MOUNT) != 0) {
         return error_errno(err, HOIST_ERR_IO, errno, "remove tree %s", path);
     }
@@ -63,6 +76,25 @@ tree_sync(const char *path, hoist_error_t *err)
     return HOIST_OK;
 }
 
+/* mkdir that accepts an existing directory, and only a directory. */
+static hoist_err_t
+s_mkdir(const char *path, unsigned mode, hoist_error_t *err)
+{
+    struct stat st;
+    if (mkdir(path, mode) == 0) {
+        return HOIST_OK;
+    }
+    if (errno != EEXIST) {
+        return error_errno(err, error_from_errno(errno), errno, "mkdir %s",
+                           path);
+    }
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        return error_set(err, HOIST_ERR_IO, "%s exists and is not a directory",
+                         path);
+    }
+    return HOIST_OK;
+}
+
 hoist_err_t
 tree_mkdirs(const char *path, unsigned mode, hoist_error_t *err)
 {
@@ -76,15 +108,11 @@ tree_mkdirs(const char *path, unsigned mode, hoist_error_t *err)
             continue;
         }
         *p = '\0';
-        if (mkdir(buf, mode) != 0 && errno != EEXIST) {
-            return error_errno(err, error_from_errno(errno), errno, "mkdir %s",
-                               buf);
+        hoist_err_t rc = s_mkdir(buf, mode, err);
+        if (rc != HOIST_OK) {
+            return rc;
         }
         *p = '/';
     }
-    if (mkdir(buf, mode) != 0 && errno != EEXIST) {
-        return error_errno(err, error_from_errno(errno), errno, "mkdir %s",
-                           buf);
-    }
-    return HOIST_OK;
+    return s_mkdir(buf, mode, err);
 }
