@@ -89,8 +89,8 @@ s_mkdir(const char *path, unsigned mode, hoist_error_t *err)
                            path);
     }
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        return error_set(err, HOIST_ERR_IO, "%s exists and is not a directory",
-                         path);
+        return error_set(err, HOIST_ERR_IO,
+                         "mkdir %s: it exists and is not a directory", path);
     }
     return HOIST_OK;
 }
