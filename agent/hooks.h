@@ -17,23 +17,23 @@
 #include "error.h"
 
 typedef struct {
-    const char *command;     /* shell command line */
-    const char *dir;         /* working directory */
-    const char *const *env;  /* extra "KEY=VALUE" entries, NULL-terminated,
-                                or NULL */
-    const char *user;        /* run as this user (needs root), NULL = self */
-    uint64_t timeout_ms;     /* 0 = the default of 5 minutes */
-    size_t output_max;       /* bytes of output kept, 0 = 64 KiB */
+    const char *command;    /* shell command line */
+    const char *dir;        /* working directory */
+    const char *const *env; /* extra "KEY=VALUE" entries, NULL-terminated,
+                               or NULL */
+    const char *user;       /* run as this user (needs root), NULL = self */
+    uint64_t timeout_ms;    /* 0 = the default of 5 minutes */
+    size_t output_max;      /* bytes of output kept, 0 = 64 KiB */
 } hooks_cmd_t;
 
 typedef struct {
-    int exit_code;   /* exit status, or -1 when killed by a signal */
-    int signal;      /* the signal that ended it, or 0 */
-    bool timed_out;  /* killed because the time limit passed */
-    char *output;    /* the last output_max bytes of stdout+stderr,
-                        NUL-terminated; owned by the result */
+    int exit_code;  /* exit status, or -1 when killed by a signal */
+    int signal;     /* the signal that ended it, or 0 */
+    bool timed_out; /* killed because the time limit passed */
+    char *output;   /* the last output_max bytes of stdout+stderr,
+                       NUL-terminated; owned by the result */
     size_t output_len;
-    bool truncated;  /* earlier output was dropped */
+    bool truncated; /* earlier output was dropped */
 } hooks_result_t;
 
 /* Runs CMD and waits for it. Returns HOIST_OK when it exited 0;
