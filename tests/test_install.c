@@ -394,14 +394,14 @@ s_forge_signature(lab_t *l, const char *version, const uint8_t *sig, size_t len)
     uint8_t *buf = (uint8_t *)tu_read(path, &n);
     Hoist__SignedManifest *sm = hoist__signed_manifest__unpack(NULL, n, buf);
     assert_non_null(sm);
+    ProtobufCBinaryData original = sm->signature;
     sm->signature.data = (uint8_t *)sig;
     sm->signature.len = len;
     size_t out_len = hoist__signed_manifest__get_packed_size(sm);
     uint8_t *out = malloc(out_len);
     hoist__signed_manifest__pack(sm, out);
     assert_int_equal(atomicfile_write(path, out, out_len, 0644, NULL), 0);
-    sm->signature.data = NULL;
-    sm->signature.len = 0;
+    sm->signature = original; /* free what unpack allocated, not SIG */
     hoist__signed_manifest__free_unpacked(sm, NULL);
     free(out);
     free(buf);
