@@ -35,11 +35,6 @@
  * better than any real content, and cannot hurt the disk anyway. */
 #define RATIO_FLOOR (1024 * 1024)
 
-/* Name components longer than this are refused by every Linux file
- * system; refusing them here gives a clear message instead of an I/O
- * error, and bounds the memory one seen-set node can take. */
-#define NAME_MAX_LEN 255
-
 /* The reader's block size: large enough to keep decompressors busy. */
 #define READ_BLOCK (64 * 1024)
 
