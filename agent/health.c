@@ -10,6 +10,7 @@
  * way in both.
  */
 #include "health.h"
+#include "monotime.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -93,15 +94,6 @@ static uint64_t
 s_timeout(const health_check_t *hc)
 {
     return hc->timeout_ms ? hc->timeout_ms : HEALTH_DEFAULT_TIMEOUT_MS;
-}
-
-/* Milliseconds on the monotonic clock. */
-static uint64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Sleeps until MS on the monotonic clock, through signals. */
@@ -363,11 +355,11 @@ health_run(const health_check_t *hc, const hooks_cmd_t *ctx, hoist_error_t *err)
     if (hc->kind == HEALTH_NONE) {
         return HOIST_OK;
     }
-    uint64_t start = s_now_ms(), first_ok = UINT64_MAX;
+    uint64_t start = monotime_ms(), first_ok = UINT64_MAX;
     health_probe_t pr;
     for (uint32_t probes = 1;; probes++) {
         bool ok = s_probe(hc, ctx, &pr);
-        uint64_t now = s_now_ms() - start;
+        uint64_t now = monotime_ms() - start;
         if (ok && first_ok == UINT64_MAX) {
             first_ok = now;
         }
@@ -378,6 +370,6 @@ health_run(const health_check_t *hc, const hooks_cmd_t *ctx, hoist_error_t *err)
         if (v == HEALTH_FAILED || pr.fatal) {
             return s_fail(hc, &pr, probes, first_ok, now, err);
         }
-        s_sleep_until(s_now_ms() + hc->interval_ms);
+        s_sleep_until(monotime_ms() + hc->interval_ms);
     }
 }

@@ -13,6 +13,7 @@
  * process group; that decision is the pure function s_decide.
  */
 #include "hooks.h"
+#include "monotime.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -112,15 +113,6 @@ typedef struct {
     int stage;        /* 0 nothing sent, 1 SIGTERM sent, 2 SIGKILL sent */
     uint64_t stage_at;
 } hooks_watch_t;
-
-/* Milliseconds on the monotonic clock, immune to wall-clock steps. */
-static uint64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Looks NAME (or, when NULL, the effective uid) up in the user database.
  * Fills PW and BUF; returns false when there is no such user. */
@@ -634,7 +626,7 @@ static void
 s_supervise(pid_t pid, int outfd, uint64_t timeout_ms, hooks_ring_t *ring,
             int *status, bool *timed_out)
 {
-    hooks_watch_t w = {.deadline = s_now_ms() + timeout_ms};
+    hooks_watch_t w = {.deadline = monotime_ms() + timeout_ms};
 #ifdef SYS_pidfd_open
     int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 #else
@@ -642,7 +634,7 @@ s_supervise(pid_t pid, int outfd, uint64_t timeout_ms, hooks_ring_t *ring,
 #endif
     fcntl(outfd, F_SETFL, O_NONBLOCK);
     for (;;) {
-        uint64_t now = s_now_ms(), wait_ms = 0;
+        uint64_t now = monotime_ms(), wait_ms = 0;
         s_watch_reap(&w, pid, status, now);
         hooks_action_t act = s_decide(&w, now, &wait_ms);
         if (act == ACT_DONE || act == ACT_STOP) {

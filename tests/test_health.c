@@ -5,6 +5,7 @@
  * from one probe to the next through a counter file.
  */
 #include "testutil.h"
+#include "monotime.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,15 +21,6 @@
 #include "health.h"
 
 #define NONE UINT64_MAX
-
-/* Milliseconds on the monotonic clock. */
-static uint64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* A check of KIND on TARGET with short, test-friendly timings. */
 static health_check_t
@@ -223,10 +215,10 @@ test_tcp_bad_targets(void **state)
         health_check_t hc = s_check(HEALTH_TCP, (char *)bad[i], 5);
         hc.interval_ms = 1000;
         hoist_error_t err = {0};
-        uint64_t t0 = s_now_ms();
+        uint64_t t0 = monotime_ms();
         assert_int_equal(health_run(&hc, NULL, &err), HOIST_ERR_HEALTH);
         /* Malformed is final: no retries, no waiting. */
-        assert_true(s_now_ms() - t0 < 500);
+        assert_true(monotime_ms() - t0 < 500);
         assert_contains(err.msg, "is not HOST:PORT");
         assert_contains(err.msg, "after 1 probe");
     }
@@ -460,9 +452,9 @@ test_http_timeout(void **state)
     health_check_t hc = s_check(HEALTH_HTTP, url, 1);
     hc.timeout_ms = 200;
     hoist_error_t err = {0};
-    uint64_t t0 = s_now_ms();
+    uint64_t t0 = monotime_ms();
     assert_int_equal(health_run(&hc, NULL, &err), HOIST_ERR_HEALTH);
-    uint64_t took = s_now_ms() - t0;
+    uint64_t took = monotime_ms() - t0;
     assert_true(took >= 200);
     assert_true(took < 1500);
     assert_contains(err.msg, ": timed out after 200 ms after 1 probe");
@@ -568,9 +560,9 @@ test_command_healthy_for_passes(void **state)
     s_write_check(dir, "$n -ge 1");
     health_check_t hc = s_check(HEALTH_COMMAND, "./check", 1);
     hc.healthy_for_ms = 200;
-    uint64_t t0 = s_now_ms();
+    uint64_t t0 = monotime_ms();
     assert_int_equal(health_run(&hc, &ctx, &err), HOIST_OK);
-    assert_true(s_now_ms() - t0 >= 200);
+    assert_true(monotime_ms() - t0 >= 200);
     /* Probed through the window: at 0, ~50, ~100, ~150, ~200 ms. */
     assert_true(s_count(dir) >= 4);
     tu_rmtree(dir);
@@ -601,9 +593,9 @@ test_command_timeout(void **state)
     health_check_t hc = s_check(HEALTH_COMMAND, "sleep 5", 1);
     hc.timeout_ms = 100;
     hoist_error_t err = {0};
-    uint64_t t0 = s_now_ms();
+    uint64_t t0 = monotime_ms();
     assert_int_equal(health_run(&hc, NULL, &err), HOIST_ERR_HEALTH);
-    assert_true(s_now_ms() - t0 < 1500);
+    assert_true(monotime_ms() - t0 < 1500);
     assert_string_equal(err.msg, "health: command 'sleep 5' timed out after "
                                  "100 ms after 1 probe");
 }
@@ -616,9 +608,9 @@ test_command_cannot_start(void **state)
     health_check_t hc = s_check(HEALTH_COMMAND, "true", 5);
     hc.interval_ms = 1000;
     hoist_error_t err = {0};
-    uint64_t t0 = s_now_ms();
+    uint64_t t0 = monotime_ms();
     assert_int_equal(health_run(&hc, &ctx, &err), HOIST_ERR_HEALTH);
-    assert_true(s_now_ms() - t0 < 500);
+    assert_true(monotime_ms() - t0 < 500);
     assert_contains(err.msg, "cannot enter directory /nonexistent/hoist");
     assert_contains(err.msg, "after 1 probe");
 }

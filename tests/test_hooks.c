@@ -5,6 +5,7 @@
  * ring, and user switching.
  */
 #include "testutil.h"
+#include "monotime.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,15 +21,6 @@
 #include "hooks.h"
 
 #define BASE_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-/* Milliseconds on the monotonic clock. */
-static uint64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Runs COMMAND in DIR with the given limits; fills RES and ERR. */
 static hoist_err_t
@@ -272,12 +264,12 @@ test_timeout_kills_group(void **state)
     char *dir = tu_tmpdir();
     hooks_result_t res;
     hoist_error_t err;
-    uint64_t t0 = s_now_ms();
+    uint64_t t0 = monotime_ms();
     assert_int_equal(s_run("sleep 100 & echo $! > child.pid; echo waiting; "
                            "sleep 100",
                            dir, NULL, 300, 0, &res, &err),
                      HOIST_ERR_TIMEOUT);
-    uint64_t took = s_now_ms() - t0;
+    uint64_t took = monotime_ms() - t0;
     assert_true(took >= 300);
     assert_true(took < 2000);
     assert_true(res.timed_out);
@@ -297,13 +289,13 @@ test_timeout_escalates_to_sigkill(void **state)
     char *dir = tu_tmpdir();
     hooks_result_t res;
     hoist_error_t err;
-    uint64_t t0 = s_now_ms();
+    uint64_t t0 = monotime_ms();
     /* SIGTERM is ignored by the shell and, inherited, by its child. */
     assert_int_equal(s_run("trap '' TERM; sleep 100 & echo $! > child.pid; "
                            "sleep 100",
                            dir, NULL, 200, 0, &res, &err),
                      HOIST_ERR_TIMEOUT);
-    uint64_t took = s_now_ms() - t0;
+    uint64_t took = monotime_ms() - t0;
     assert_true(took >= 2200); /* the SIGTERM grace was given */
     assert_true(took < 4000);
     assert_true(res.timed_out);
@@ -320,11 +312,11 @@ test_daemon_holding_pipe(void **state)
     char *dir = tu_tmpdir();
     hooks_result_t res;
     hoist_error_t err;
-    uint64_t t0 = s_now_ms();
+    uint64_t t0 = monotime_ms();
     assert_int_equal(s_run("sleep 100 & echo $! > child.pid; echo started", dir,
                            NULL, 10000, 0, &res, &err),
                      HOIST_OK);
-    assert_true(s_now_ms() - t0 < 3000);
+    assert_true(monotime_ms() - t0 < 3000);
     assert_int_equal(res.exit_code, 0);
     assert_false(res.timed_out);
     assert_string_equal(res.output, "started\n");
@@ -341,14 +333,14 @@ test_escaped_daemon_holding_pipe(void **state)
     char *dir = tu_tmpdir();
     hooks_result_t res;
     hoist_error_t err;
-    uint64_t t0 = s_now_ms();
+    uint64_t t0 = monotime_ms();
     /* setsid puts the sleep beyond the reach of a group kill; hooks_run
      * must stop reading rather than wait for it. */
     assert_int_equal(s_run("setsid sleep 100 & echo $! > child.pid; "
                            "echo started",
                            dir, NULL, 10000, 0, &res, &err),
                      HOIST_OK);
-    assert_true(s_now_ms() - t0 < 1500);
+    assert_true(monotime_ms() - t0 < 1500);
     assert_string_equal(res.output, "started\n");
     pid_t pid = s_read_pid(dir, "child.pid");
     assert_int_equal(kill(pid, 0), 0); /* it really escaped */
