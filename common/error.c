@@ -30,6 +30,10 @@ static const char *s_names[HOIST_ERR__COUNT] = {
     [HOIST_ERR_HEALTH] = "health",
     [HOIST_ERR_BUSY] = "busy",
     [HOIST_ERR_STATE] = "state",
+    [HOIST_ERR_PROTOCOL] = "protocol",
+    [HOIST_ERR_AUTH] = "auth",
+    [HOIST_ERR_NOTFOUND] = "notfound",
+    [HOIST_ERR_EXISTS] = "exists",
 };
 
 const char *
@@ -126,7 +130,11 @@ error_exit_code(hoist_err_t code)
     case HOIST_ERR_ARCHIVE:
     case HOIST_ERR_LIMIT:
     case HOIST_ERR_SPEC:
+    case HOIST_ERR_NOTFOUND:
+    case HOIST_ERR_EXISTS:
         return 2;
+    case HOIST_ERR_AUTH:
+        return 3;
     default:
         return 1;
     }

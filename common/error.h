@@ -35,6 +35,10 @@ typedef enum {
     HOIST_ERR_HEALTH,    /* the health check failed */
     HOIST_ERR_BUSY,      /* another operation holds the lock */
     HOIST_ERR_STATE,     /* on-disk state is malformed */
+    HOIST_ERR_PROTOCOL,  /* a peer sent a malformed or out-of-place message */
+    HOIST_ERR_AUTH,      /* refused by authentication or authorization */
+    HOIST_ERR_NOTFOUND,  /* the named thing does not exist */
+    HOIST_ERR_EXISTS,    /* the named thing exists already */
     HOIST_ERR__COUNT
 } hoist_err_t;
 

@@ -118,18 +118,20 @@ test_from_errno(void **state)
 }
 
 /* DESIGN.md: 0 done; 1 the operation ran and failed; 2 usage or bad
- * input. Every code is listed in exactly one table below, so a new code
- * fails this test until someone decides which it is. */
+ * input; 3 refused by authorization (HOIST_ERR_AUTH, checked apart). Every code
+ * is listed in exactly one table below, so a new code fails this test until
+ * someone decides which it is. */
 static const hoist_err_t s_rejections[] = {
     HOIST_ERR_USAGE,     HOIST_ERR_KEY,      HOIST_ERR_SIGNATURE,
     HOIST_ERR_UNTRUSTED, HOIST_ERR_MANIFEST, HOIST_ERR_DIGEST,
     HOIST_ERR_SIZE,      HOIST_ERR_APP,      HOIST_ERR_ENV,
     HOIST_ERR_SEQUENCE,  HOIST_ERR_ARCHIVE,  HOIST_ERR_LIMIT,
-    HOIST_ERR_SPEC,
+    HOIST_ERR_SPEC,      HOIST_ERR_NOTFOUND, HOIST_ERR_EXISTS,
 };
 static const hoist_err_t s_failures[] = {
-    HOIST_ERR_IO,      HOIST_ERR_NOSPACE, HOIST_ERR_NOMEM, HOIST_ERR_HOOK,
-    HOIST_ERR_TIMEOUT, HOIST_ERR_HEALTH,  HOIST_ERR_BUSY,  HOIST_ERR_STATE,
+    HOIST_ERR_IO,   HOIST_ERR_NOSPACE, HOIST_ERR_NOMEM,
+    HOIST_ERR_HOOK, HOIST_ERR_TIMEOUT, HOIST_ERR_HEALTH,
+    HOIST_ERR_BUSY, HOIST_ERR_STATE,   HOIST_ERR_PROTOCOL,
 };
 
 static void
@@ -142,6 +144,8 @@ test_exit_codes(void **state)
 
     assert_int_equal(error_exit_code(HOIST_OK), 0);
     seen[HOIST_OK]++;
+    assert_int_equal(error_exit_code(HOIST_ERR_AUTH), 3);
+    seen[HOIST_ERR_AUTH]++;
     for (size_t i = 0; i < nr; i++) {
         if (error_exit_code(s_rejections[i]) != 2) {
             fail_msg("%s should exit 2, exits %d",
