@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -324,7 +325,8 @@ s_child_fds(int outfd)
  * the agent may have threads, and one of them may have held the malloc
  * or NSS lock at the moment of fork. Never returns. */
 static _Noreturn void
-s_child(const hooks_cmd_t *cmd, const hooks_plan_t *plan, int outfd, int errfd)
+s_child(const hooks_cmd_t *cmd, const hooks_plan_t *plan, int outfd, int errfd,
+        pid_t parent)
 {
     /* The dup2 calls below must not land on our own pipes, which a
      * daemon started with 0, 1 or 2 closed may have been given. */
@@ -354,6 +356,13 @@ s_child(const hooks_cmd_t *cmd, const hooks_plan_t *plan, int outfd, int errfd)
         if (setuid(plan->uid) < 0) {
             s_child_fail(errfd, STAGE_SETUID, errno);
         }
+    }
+    /* The hook dies with the agent (kill -9, OOM): a hook left running
+     * would race the old release's activate that recovery runs. Set after
+     * the user switch, which clears it; if the agent is already gone,
+     * stop here. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) {
+        _exit(127);
     }
     /* After the switch, so that a directory the user cannot enter is an
      * error here rather than a confusing failure inside the hook. */
@@ -434,6 +443,7 @@ s_spawn(const hooks_cmd_t *cmd, const hooks_plan_t *plan, pid_t *pid,
         rc = error_errno(err, error_from_errno(errno), errno, "pipe");
         goto out;
     }
+    pid_t parent = getpid();
     pid_t p = fork();
     if (p < 0) {
         rc = error_errno(err, error_from_errno(errno), errno, "fork");
@@ -442,7 +452,7 @@ s_spawn(const hooks_cmd_t *cmd, const hooks_plan_t *plan, pid_t *pid,
     if (p == 0) {
         close(out[0]);
         close(rep[0]);
-        s_child(cmd, plan, out[1], rep[1]);
+        s_child(cmd, plan, out[1], rep[1], parent);
     }
     close(rep[1]);
     rep[1] = -1;

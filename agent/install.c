@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "digest.h"
 #include "fault.h"
 #include "health.h"
@@ -58,6 +59,19 @@ const char *
 install_outcome_name(install_outcome_t outcome)
 {
     return s_outcome_names[outcome];
+}
+
+int
+install_exit_code(hoist_err_t rc, const install_report_t *rep)
+{
+    if (rc == HOIST_OK) {
+        return 0;
+    }
+    if (rep->outcome == INSTALL_ROLLED_BACK ||
+        rep->outcome == INSTALL_ABANDONED) {
+        return 1;
+    }
+    return error_exit_code(rc);
 }
 
 void
@@ -126,6 +140,27 @@ s_env(job_t *job, const char *version, const char *other, hook_env_t *e)
     memcpy(e->list, list, sizeof list);
 }
 
+/* Keeps the end of the first failing hook's output in the report, made
+ * safe for a terminal. The first failure is the cause; later ones (the
+ * old release's hooks during a rollback) are in the message. */
+static void
+s_keep_output(job_t *job, const char *tail)
+{
+    char *out = job->rep->output;
+    size_t cap = sizeof job->rep->output, n = strlen(tail);
+    if (out[0] || n == 0) {
+        return;
+    }
+    const char *from = n >= cap ? tail + (n - cap + 1) : tail;
+    snprintf(out, cap, "%s", from);
+    for (char *p = out; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+            *p = '?';
+        }
+    }
+}
+
 /* Runs one hook of SPEC for VERSION in its release directory. A missing
  * hook succeeds. On failure ERR ends with the tail of the hook's output. */
 static hoist_err_t
@@ -147,11 +182,7 @@ s_hook(job_t *job, const spec_t *spec, const char *name, const char *cmd,
     hoist_err_t rc = hooks_run(&hc, &res, err);
     if (rc != HOIST_OK) {
         error_prefix(err, "%s hook", name);
-        if (err && res.output_len > 0) {
-            size_t n = strlen(err->msg);
-            snprintf(err->msg + n, sizeof err->msg - n, "\n--- output ---\n%s",
-                     hooks_result_tail(&res, OUTPUT_TAIL_LINES));
-        }
+        s_keep_output(job, hooks_result_tail(&res, OUTPUT_TAIL_LINES));
     }
     hooks_result_clear(&res);
     return rc;
@@ -196,10 +227,35 @@ s_drop_pending(job_t *job)
     }
 }
 
+/* Removes what an interrupted copy left in ROOT/cache: temporary copies
+ * and the pending artifact's copy. The root's lock is held, so no other
+ * install is copying. */
+static void
+s_clean_cache(job_t *job)
+{
+    char dir[PATH_MAX], path[PATH_MAX * 2];
+    snprintf(dir, sizeof dir, "%s/cache", job->o->root);
+    DIR *d = opendir(dir);
+    if (!d) {
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, ".part-", 6) == 0 ||
+            (job->j.pending_digest[0] &&
+             strcmp(e->d_name, job->j.pending_digest) == 0)) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
 static hoist_err_t
 s_idle(job_t *job, hoist_error_t *err)
 {
     job->j.pending[0] = '\0';
+    job->j.pending_digest[0] = '\0';
     job->j.pending_sequence = 0;
     job->j.failed_step[0] = '\0';
     return s_save(job, JOURNAL_NONE, err);
@@ -213,6 +269,7 @@ s_abandon(job_t *job, hoist_error_t *err)
     if (releases_clean_staging(job->rel, &e) != HOIST_OK) {
         log_warn("%s: %s", job->j.app, e.msg);
     }
+    s_clean_cache(job);
     s_drop_pending(job);
     return s_idle(job, err);
 }
@@ -248,7 +305,7 @@ s_put_back(job_t *job, char *note, size_t len, hoist_error_t *err)
     char old[MANIFEST_VERSION_MAX + 1], failed[MANIFEST_VERSION_MAX + 1];
     snprintf(old, sizeof old, "%s", job->j.current);
     snprintf(failed, sizeof failed, "%s", job->j.pending);
-    hoist_err_t rc = releases_switch(job->rel, old, err);
+    hoist_err_t rc = releases_switch_back(job->rel, old, err);
     if (rc != HOIST_OK) {
         return rc;
     }
@@ -258,41 +315,50 @@ s_put_back(job_t *job, char *note, size_t len, hoist_error_t *err)
     } else {
         snprintf(note, len, " (no previous release: nothing is live)");
     }
-    s_drop_pending(job);
-    return s_idle(job, err);
+    s_drop_pending(job); /* frees the failed release's space first */
+    s_clean_cache(job);
+    hoist_error_t e;
+    if (s_idle(job, &e) != HOIST_OK) {
+        /* The journal still names the step in flight, so the next install
+         * or recover puts the same release back again: harmless. */
+        size_t n = strlen(note);
+        snprintf(note + n, len - n,
+                 "; the journal could not be updated (%s), so the next "
+                 "install or recover repeats this rollback",
+                 e.msg);
+    }
+    return HOIST_OK;
 }
 
 /* A step from the switch on failed with CAUSE (already in ERR): roll back
  * and return CAUSE's code with the whole story in ERR. */
 static hoist_err_t
-s_rollback(job_t *job, journal_step_t failed_step, hoist_error_t *err)
+s_rollback(job_t *job, const char *failed, hoist_error_t *err)
 {
     hoist_error_t cause = err ? *err : (hoist_error_t){0};
     hoist_err_t code = err ? err->code : HOIST_ERR_IO;
-    snprintf(job->j.failed_step, sizeof job->j.failed_step, "%s",
-             journal_step_name(failed_step));
+    snprintf(job->j.failed_step, sizeof job->j.failed_step, "%s", failed);
     log_warn("%s %s: %s failed; rolling back to %s", job->j.app, job->j.pending,
-             journal_step_name(failed_step),
-             job->j.current[0] ? job->j.current : "nothing");
+             failed, job->j.current[0] ? job->j.current : "nothing");
     char note[sizeof cause.msg] = "";
-    hoist_err_t rc = s_save(job, JOURNAL_ROLLBACK, err);
-    if (rc == HOIST_OK) {
-        rc = s_put_back(job, note, sizeof note, err);
+    hoist_error_t e;
+    /* Best effort: the SWITCH, ACTIVATE or HEALTH entry already on disk
+     * makes recovery roll back too, so a journal that cannot be written
+     * (a full disk) must not stop the rollback itself. */
+    if (s_save(job, JOURNAL_ROLLBACK, &e) != HOIST_OK) {
+        log_warn("%s: journal: %s", job->j.app, e.msg);
     }
+    hoist_err_t rc = s_put_back(job, note, sizeof note, err);
+    job->rep->failed_step[0] = '\0';
+    snprintf(job->rep->failed_step, sizeof job->rep->failed_step, "%s", failed);
     if (rc != HOIST_OK) {
-        error_prefix(err, "rollback after %s failed (%s)",
-                     journal_step_name(failed_step), cause.msg);
+        error_prefix(err, "rollback after %s failed (%s)", failed, cause.msg);
         return rc;
     }
-    if (job->rep) {
-        job->rep->outcome = INSTALL_ROLLED_BACK;
-        snprintf(job->rep->failed_step, sizeof job->rep->failed_step, "%s",
-                 journal_step_name(failed_step));
-    }
+    job->rep->outcome = INSTALL_ROLLED_BACK;
     return error_set(err, code, "step %s failed; rolled back to %s%s: %s",
-                     journal_step_name(failed_step),
-                     job->j.current[0] ? job->j.current : "nothing", note,
-                     cause.msg);
+                     failed, job->j.current[0] ? job->j.current : "nothing",
+                     note, cause.msg);
 }
 
 /* Copies the artifact into ROOT/cache while hashing it and checks size
@@ -307,14 +373,20 @@ s_take_artifact(job_t *job, const manifest_t *m, const char *path,
     char want[DIGEST_HEX_LEN], got[DIGEST_HEX_LEN];
     uint8_t digest[DIGEST_BYTES];
     uint64_t size = 0;
-    int out = -1, in = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK so that a FIFO cannot hold the agent (and its lock). */
+    int out = -1, in = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (in < 0) {
         error_errno(err, HOIST_ERR_USAGE, errno, "open artifact %s", path);
         return -1;
     }
     struct stat st;
-    if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode) ||
-        (uint64_t)st.st_size != manifest_artifact_size(m)) {
+    if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
+        error_set(err, HOIST_ERR_USAGE, "artifact %s is not a regular file",
+                  path);
+        goto fail;
+    }
+    fcntl(in, F_SETFL, fcntl(in, F_GETFL) & ~O_NONBLOCK);
+    if ((uint64_t)st.st_size != manifest_artifact_size(m)) {
         error_set(err, HOIST_ERR_SIZE,
                   "artifact %s is %lld bytes but the manifest says %llu: "
                   "wrong or truncated file",
@@ -373,6 +445,25 @@ s_release_artifact(job_t *job, const manifest_t *m, int fd)
     close(fd);
 }
 
+/* Reads the staged hoist.yml; messages name it as the artifact's, not by
+ * the staging path that is about to disappear. */
+static hoist_err_t
+s_read_spec(job_t *job, const char *path, hoist_error_t *err)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    hoist_error_t e = {0};
+    if (atomicfile_read(path, 64 * 1024, &buf, &len, &e) != HOIST_OK) {
+        return error_set(err, HOIST_ERR_SPEC,
+                         "the artifact has no usable " SPEC_FILE
+                         " at its root (a regular file of at most 64 KiB, "
+                         "possibly empty)");
+    }
+    job->spec = spec_parse((const char *)buf, len, SPEC_FILE, err);
+    free(buf);
+    return job->spec ? HOIST_OK : (err ? err->code : HOIST_ERR_SPEC);
+}
+
 /* STAGE: unpack into a fresh staging directory, read its deploy spec,
  * publish it as releases/VERSION. */
 static hoist_err_t
@@ -390,16 +481,7 @@ s_stage(job_t *job, int fd, uint64_t size, hoist_error_t *err)
     if (rc == HOIST_OK) {
         fault_point("unpacked");
         snprintf(spec_path, sizeof spec_path, "%s/" SPEC_FILE, staging);
-        job->spec = spec_load(spec_path, err);
-        if (!job->spec) {
-            rc = err ? err->code : HOIST_ERR_SPEC;
-            if (rc == HOIST_ERR_IO) {
-                rc = error_set(err, HOIST_ERR_SPEC,
-                               "the artifact has no readable " SPEC_FILE
-                               " at its root: %s",
-                               err->msg);
-            }
-        }
+        rc = s_read_spec(job, spec_path, err);
     }
     if (rc == HOIST_OK) {
         rc = releases_publish(job->rel, staging, job->version, err);
@@ -434,6 +516,12 @@ s_admit(job_t *job, const manifest_t *m, hoist_error_t *err)
                          "manifest allows only %s%s",
                          app, job->version, job->o->env, manifest_env(m, 0),
                          manifest_env_count(m) > 1 ? " and others" : "");
+    case STEPS_REFUSE_KEPT:
+        return error_set(err, HOIST_ERR_SEQUENCE,
+                         "%s %s is kept on this machine already (as a "
+                         "previous release): a version's bytes never change, "
+                         "so publish the change as a new version",
+                         app, job->version);
     case STEPS_REFUSE_SEQUENCE:
         return error_set(err, HOIST_ERR_SEQUENCE,
                          "%s %s has build sequence %llu, below %llu already "
@@ -448,22 +536,30 @@ s_admit(job_t *job, const manifest_t *m, hoist_error_t *err)
 static hoist_err_t
 s_commit(job_t *job, hoist_error_t *err)
 {
-    journal_t *j = &job->j;
-    snprintf(j->previous, sizeof j->previous, "%s", j->current);
-    snprintf(j->current, sizeof j->current, "%s", job->version);
-    if (job->sequence > j->highest_sequence) {
-        j->highest_sequence = job->sequence;
+    /* Built aside: if it cannot be recorded, the release is not live as
+     * far as the journal knows, so it is rolled back like any failure. */
+    journal_t next = job->j;
+    snprintf(next.previous, sizeof next.previous, "%s", job->j.current);
+    snprintf(next.current, sizeof next.current, "%s", job->version);
+    if (job->sequence > next.highest_sequence) {
+        next.highest_sequence = job->sequence;
     }
-    journal_history_add(j, job->version);
-    hoist_err_t rc = s_idle(job, err);
-    if (rc != HOIST_OK) {
-        return rc;
+    journal_history_add(&next, job->version);
+    next.step = JOURNAL_NONE;
+    next.pending[0] = next.pending_digest[0] = next.failed_step[0] = '\0';
+    next.pending_sequence = 0;
+    if (journal_save(&next, releases_journal_path(job->rel), err) != HOIST_OK) {
+        return s_rollback(job, "commit", err);
     }
+    job->j = next;
+    fault_point("none");
     fault_point("committed");
     hoist_error_t e;
-    if (releases_prune(job->rel, j, job->o->keep, &e) != HOIST_OK ||
-        journal_save(j, releases_journal_path(job->rel), &e) != HOIST_OK) {
-        log_warn("%s: pruning old releases: %s", j->app, e.msg);
+    if (releases_clean_staging(job->rel, &e) != HOIST_OK ||
+        releases_prune(job->rel, &job->j, job->o->keep, &e) != HOIST_OK ||
+        journal_save(&job->j, releases_journal_path(job->rel), &e) !=
+            HOIST_OK) {
+        log_warn("%s: tidying old releases: %s", job->j.app, e.msg);
     }
     return HOIST_OK;
 }
@@ -490,21 +586,26 @@ s_go_live(job_t *job, hoist_error_t *err)
                      old[0] ? old : "nothing");
         return rc;
     }
-    if ((rc = s_save(job, JOURNAL_SWITCH, err)) != HOIST_OK) {
+    /* The way back is made before the way forward is taken. */
+    if ((rc = releases_prepare_back(job->rel, old, err)) != HOIST_OK ||
+        (rc = s_save(job, JOURNAL_SWITCH, err)) != HOIST_OK) {
+        hoist_error_t e;
+        s_abandon(job, &e);
+        job->rep->outcome = INSTALL_ABANDONED;
         return rc;
     }
     if ((rc = releases_switch(job->rel, v, err)) != HOIST_OK) {
-        return s_rollback(job, JOURNAL_SWITCH, err);
+        return s_rollback(job, "switch", err);
     }
     fault_point("switched");
     if ((rc = s_save(job, JOURNAL_ACTIVATE, err)) != HOIST_OK ||
         (rc = s_hook(job, job->spec, "activate", job->spec->activate, v, old,
                      err)) != HOIST_OK) {
-        return s_rollback(job, JOURNAL_ACTIVATE, err);
+        return s_rollback(job, "activate", err);
     }
     if ((rc = s_save(job, JOURNAL_HEALTH, err)) != HOIST_OK ||
         (rc = s_health(job, job->spec, v, old, err)) != HOIST_OK) {
-        return s_rollback(job, JOURNAL_HEALTH, err);
+        return s_rollback(job, "health", err);
     }
     return s_commit(job, err);
 }
@@ -526,13 +627,16 @@ s_recover(job_t *job, hoist_error_t *err)
     case STEPS_ROLLBACK:
         break;
     }
-    char note[512] = "";
-    snprintf(job->j.failed_step, sizeof job->j.failed_step, "%s",
-             journal_step_name(step));
-    hoist_err_t rc = s_save(job, JOURNAL_ROLLBACK, err);
-    if (rc == HOIST_OK) {
-        rc = s_put_back(job, note, sizeof note, err);
+    char note[1024] = "";
+    hoist_error_t e;
+    if (step != JOURNAL_ROLLBACK) {
+        snprintf(job->j.failed_step, sizeof job->j.failed_step, "%s",
+                 journal_step_name(step));
     }
+    if (s_save(job, JOURNAL_ROLLBACK, &e) != HOIST_OK) {
+        log_warn("%s: journal: %s", job->j.app, e.msg); /* see s_rollback */
+    }
+    hoist_err_t rc = s_put_back(job, note, sizeof note, err);
     if (rc == HOIST_OK) {
         log_info("%s: rolled back to %s%s", job->j.app,
                  job->j.current[0] ? job->j.current : "nothing", note);
@@ -557,10 +661,28 @@ s_open_app(job_t *job, const char *app, hoist_error_t *err)
     return rc;
 }
 
+/* Journals STAGE, naming the release and its artifact, so that a crash
+ * from here on can be cleaned up (staging, the cache copy). */
+static hoist_err_t
+s_begin(job_t *job, const manifest_t *m, hoist_error_t *err)
+{
+    snprintf(job->j.env, sizeof job->j.env, "%s", job->o->env);
+    snprintf(job->j.pending, sizeof job->j.pending, "%s", job->version);
+    digest_hex(manifest_artifact_digest(m), job->j.pending_digest);
+    job->j.pending_sequence = job->sequence;
+    return s_save(job, JOURNAL_STAGE, err);
+}
+
 static hoist_err_t
 s_install_locked(job_t *job, const manifest_t *m, const char *artifact,
                  hoist_error_t *err)
 {
+    /* Refused before any recovery runs another app's hooks. */
+    if (job->o->app && strcmp(job->o->app, manifest_app(m)) != 0) {
+        return error_set(err, HOIST_ERR_APP,
+                         "the manifest is for app '%s', not '%s'",
+                         manifest_app(m), job->o->app);
+    }
     hoist_err_t rc = s_open_app(job, manifest_app(m), err);
     if (rc == HOIST_OK) {
         rc = s_admit(job, m, err);
@@ -572,25 +694,21 @@ s_install_locked(job_t *job, const manifest_t *m, const char *artifact,
         job->rep->outcome = INSTALL_ALREADY;
         return HOIST_OK;
     }
+    if ((rc = releases_ensure(job->rel, err)) != HOIST_OK ||
+        (rc = s_begin(job, m, err)) != HOIST_OK) {
+        return rc;
+    }
     int fd = s_take_artifact(job, m, artifact, err);
     if (fd < 0) {
+        hoist_error_t e;
+        s_idle(job, &e);
         return err ? err->code : HOIST_ERR_DIGEST;
     }
-    if ((rc = releases_ensure(job->rel, err)) == HOIST_OK) {
-        snprintf(job->j.env, sizeof job->j.env, "%s", job->o->env);
-        snprintf(job->j.pending, sizeof job->j.pending, "%s", job->version);
-        job->j.pending_sequence = job->sequence;
-        rc = s_save(job, JOURNAL_STAGE, err);
-    }
-    if (rc == HOIST_OK) {
-        rc = s_stage(job, fd, manifest_artifact_size(m), err);
-        if (rc != HOIST_OK) {
-            hoist_error_t e;
-            s_idle(job, &e);
-        }
-    }
+    rc = s_stage(job, fd, manifest_artifact_size(m), err);
     s_release_artifact(job, m, fd);
     if (rc != HOIST_OK) {
+        hoist_error_t e;
+        s_idle(job, &e);
         return rc;
     }
     job->rep->outcome = INSTALL_ABANDONED;
@@ -682,6 +800,14 @@ s_recover_app(const char *app, void *arg, hoist_error_t *err)
     if (rc == HOIST_OK && job.j.step != JOURNAL_NONE) {
         ra->recovered++;
         rc = s_recover(&job, err);
+    } else if (rc == HOIST_OK) {
+        /* Idle, but a crash right after a commit can leave the way back
+         * (current.back) and temporary files behind. */
+        hoist_error_t e;
+        if (releases_clean_staging(job.rel, &e) != HOIST_OK) {
+            log_warn("%s: %s", app, e.msg);
+        }
+        s_clean_cache(&job);
     }
     releases_destroy(&job.rel);
     if (rc != HOIST_OK) {

@@ -48,6 +48,8 @@ typedef struct {
     char version[MANIFEST_VERSION_MAX + 1];
     char live[MANIFEST_VERSION_MAX + 1]; /* live version afterwards */
     char failed_step[32];                /* "" unless it failed */
+    char output[4096]; /* end of the failing hook's output, control
+                          characters replaced; "" when none */
 } install_report_t;
 
 /* Installs the release described by the manifest file at MANIFEST_PATH
@@ -70,5 +72,10 @@ hoist_err_t install_recover(const install_opts_t *o, int *recovered,
 hoist_err_t install_status(const char *root, FILE *out, hoist_error_t *err);
 
 const char *install_outcome_name(install_outcome_t outcome);
+
+/* The exit code of DESIGN.md for an install that returned RC with REP:
+ * 0 done, 2 refused before anything changed, 1 otherwise (whatever the
+ * cause's code: once something changed, it is not "bad input"). */
+int install_exit_code(hoist_err_t rc, const install_report_t *rep);
 
 #endif

@@ -55,6 +55,22 @@ s_copy_version(char *dst, size_t len, const char *src)
     return 0;
 }
 
+/* A digest read from disk becomes a file name: 64 hex digits or none. */
+static bool
+s_hex_or_empty(const char *s)
+{
+    size_t n = strlen(s);
+    if (n != 0 && n != 64) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static hoist_err_t
 s_from_pb(const Hoist__Journal *pb, const char *app, journal_t *j,
           hoist_error_t *err)
@@ -64,6 +80,7 @@ s_from_pb(const Hoist__Journal *pb, const char *app, journal_t *j,
         pb->n_history > JOURNAL_HISTORY_MAX ||
         (unsigned)pb->step > JOURNAL_ROLLBACK ||
         (pb->env[0] && !manifest_name_valid(pb->env)) ||
+        !s_hex_or_empty(pb->pending_digest) ||
         s_copy_version(j->current, sizeof j->current, pb->current) ||
         s_copy_version(j->previous, sizeof j->previous, pb->previous) ||
         s_copy_version(j->pending, sizeof j->pending, pb->pending_version)) {
@@ -81,6 +98,8 @@ s_from_pb(const Hoist__Journal *pb, const char *app, journal_t *j,
     j->highest_sequence = pb->highest_sequence;
     j->step = (journal_step_t)pb->step;
     j->pending_sequence = pb->pending_sequence;
+    snprintf(j->pending_digest, sizeof j->pending_digest, "%s",
+             pb->pending_digest);
     snprintf(j->failed_step, sizeof j->failed_step, "%s", pb->failed_step);
     return HOIST_OK;
 }
@@ -137,6 +156,7 @@ journal_save(const journal_t *j, const char *path, hoist_error_t *err)
     pb.step = (Hoist__Journal__Step)j->step;
     pb.pending_version = (char *)j->pending;
     pb.pending_sequence = j->pending_sequence;
+    pb.pending_digest = (char *)j->pending_digest;
     pb.failed_step = (char *)j->failed_step;
     size_t len = hoist__journal__get_packed_size(&pb);
     uint8_t *buf = malloc(len ? len : 1);
@@ -147,6 +167,17 @@ journal_save(const journal_t *j, const char *path, hoist_error_t *err)
     hoist_err_t rc = atomicfile_write(path, buf, len, 0644, err);
     free(buf);
     return rc;
+}
+
+bool
+journal_history_has(const journal_t *j, const char *version)
+{
+    for (size_t i = 0; i < j->n_history; i++) {
+        if (strcmp(j->history[i], version) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 void

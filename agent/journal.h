@@ -10,6 +10,7 @@
 #ifndef HOIST_JOURNAL_H
 #define HOIST_JOURNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,7 @@ typedef struct {
     journal_step_t step;
     char pending[MANIFEST_VERSION_MAX + 1];
     uint64_t pending_sequence;
+    char pending_digest[65]; /* hex, "" when none */
     char failed_step[32];
 } journal_t;
 
@@ -57,6 +59,9 @@ hoist_err_t journal_save(const journal_t *j, const char *path,
 /* Appends VERSION to the history (moving it to the end if present). When
  * the history is full the oldest entry is dropped. */
 void journal_history_add(journal_t *j, const char *version);
+
+/* True when VERSION is in the history: kept on disk. */
+bool journal_history_has(const journal_t *j, const char *version);
 
 /* Removes VERSION from the history, if present. */
 void journal_history_remove(journal_t *j, const char *version);

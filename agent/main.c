@@ -10,6 +10,8 @@
  * Exit codes: 0 done, 1 failed (rolled back or abandoned), 2 rejected.
  */
 #include <getopt.h>
+#include <pwd.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +64,13 @@ s_cmd_install(args_t *a)
     hoist_err_t rc =
         install_release(&a->o, a->manifest, a->artifact, &rep, &err);
     if (rc != HOIST_OK) {
-        return s_fail(&err);
+        log_error("%s", err.msg);
+        if (rep.output[0]) {
+            fprintf(stderr, "--- end of the %s hook's output ---\n%s\n",
+                    rep.failed_step[0] ? rep.failed_step : "failing",
+                    rep.output);
+        }
+        return install_exit_code(rc, &rep);
     }
     if (rep.outcome == INSTALL_ALREADY) {
         printf("%s %s is already live\n", rep.app, rep.version);
@@ -161,12 +169,36 @@ s_option(args_t *a, int c, const char *usage)
     }
 }
 
+/* Hooks run as a configured user. As root, the operator must say which
+ * (`--user root` included): running release code as root by default is
+ * how a bad release becomes a compromised machine. */
+static int
+s_check_user(const args_t *a, const command_t *cmd)
+{
+    if (a->o.hook_user && !getpwnam(a->o.hook_user)) {
+        return s_usage_error(cmd->usage, "no such user '%s' for --user",
+                             a->o.hook_user);
+    }
+    if (!a->o.hook_user && geteuid() == 0) {
+        return s_usage_error(cmd->usage,
+                             "running as root: say which user hooks run as "
+                             "with --user USER (--user root to accept root)");
+    }
+    return 0;
+}
+
 /* Checks that the options CMD needs are there. */
 static int
 s_require(const args_t *a, const command_t *cmd)
 {
     if (!a->o.root) {
         return s_usage_error(cmd->usage, "%s needs --root DIR", cmd->name);
+    }
+    if (strcmp(cmd->name, "status") == 0) {
+        return 0;
+    }
+    if (s_check_user(a, cmd) != 0) {
+        return 2;
     }
     if (strcmp(cmd->name, "install") != 0) {
         return 0;

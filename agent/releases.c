@@ -21,6 +21,7 @@ struct releases {
     char app_dir[PATH_MAX];
     char rel_dir[PATH_MAX];
     char current[PATH_MAX];
+    char back[PATH_MAX];
     char journal[PATH_MAX];
 };
 
@@ -35,6 +36,7 @@ releases_open(const char *root, const char *app, hoist_error_t *err)
     snprintf(r->app_dir, sizeof r->app_dir, "%s/apps/%s", root, app);
     snprintf(r->rel_dir, sizeof r->rel_dir, "%s/releases", r->app_dir);
     snprintf(r->current, sizeof r->current, "%s/current", r->app_dir);
+    snprintf(r->back, sizeof r->back, "%s/current.back", r->app_dir);
     snprintf(r->journal, sizeof r->journal, "%s/state", r->app_dir);
     return r;
 }
@@ -124,6 +126,35 @@ releases_switch(releases_t *r, const char *version, hoist_error_t *err)
 }
 
 hoist_err_t
+releases_prepare_back(releases_t *r, const char *old, hoist_error_t *err)
+{
+    if (!old[0]) {
+        return HOIST_OK;
+    }
+    char target[PATH_MAX];
+    snprintf(target, sizeof target, "releases/%s", old);
+    return atomicfile_symlink(target, r->back, err);
+}
+
+hoist_err_t
+releases_switch_back(releases_t *r, const char *old, hoist_error_t *err)
+{
+    char want[PATH_MAX], have[PATH_MAX];
+    if (!old[0]) {
+        return releases_switch(r, NULL, err);
+    }
+    snprintf(want, sizeof want, "releases/%s", old);
+    ssize_t n = readlink(r->back, have, sizeof have - 1);
+    if (n < 0 || (have[n] = '\0', strcmp(have, want) != 0)) {
+        return releases_switch(r, old, err);
+    }
+    if (rename(r->back, r->current) != 0) {
+        return error_errno(err, HOIST_ERR_IO, errno, "rename %s", r->back);
+    }
+    return atomicfile_sync_dir(r->app_dir, err);
+}
+
+hoist_err_t
 releases_current(const releases_t *r, char *buf, size_t len, hoist_error_t *err)
 {
     char target[PATH_MAX];
@@ -163,7 +194,9 @@ releases_clean_staging(releases_t *r, hoist_error_t *err)
     hoist_err_t rc = HOIST_OK;
     struct dirent *e;
     while (rc == HOIST_OK && (e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, STAGING_PREFIX, strlen(STAGING_PREFIX)) != 0) {
+        if (strncmp(e->d_name, STAGING_PREFIX, strlen(STAGING_PREFIX)) != 0 &&
+            strncmp(e->d_name, "current.tmp-", 12) != 0 &&
+            strcmp(e->d_name, "current.back") != 0) {
             continue;
         }
         char path[PATH_MAX];

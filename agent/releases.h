@@ -53,6 +53,18 @@ hoist_err_t releases_publish(releases_t *r, const char *staging,
 hoist_err_t releases_switch(releases_t *r, const char *version,
                             hoist_error_t *err);
 
+/* Makes `current.back`, a link to releases/OLD, before `current` moves
+ * away from OLD, so that putting OLD back later is one rename(2) that
+ * needs no free disk space. OLD "" (a first install) makes none. */
+hoist_err_t releases_prepare_back(releases_t *r, const char *old,
+                                  hoist_error_t *err);
+
+/* Points `current` at OLD again: renames `current.back` over it when that
+ * link points at OLD, else makes a new link; OLD "" removes `current`.
+ * Atomic, durable. */
+hoist_err_t releases_switch_back(releases_t *r, const char *old,
+                                 hoist_error_t *err);
+
 /* Reads the version `current` points at into BUF ("" when absent). */
 hoist_err_t releases_current(const releases_t *r, char *buf, size_t len,
                              hoist_error_t *err);
@@ -61,7 +73,8 @@ hoist_err_t releases_current(const releases_t *r, char *buf, size_t len,
 hoist_err_t releases_remove(releases_t *r, const char *version,
                             hoist_error_t *err);
 
-/* Removes leftover staging directories of a crashed run. */
+/* Removes leftovers of a crashed run: staging directories, temporary
+ * links, and `current.back`. */
 hoist_err_t releases_clean_staging(releases_t *r, hoist_error_t *err);
 
 /* The pure pruning decision: which versions of J's history to delete so

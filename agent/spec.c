@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "duration.h"
 #include "yamlfile.h"
 
 /* hoist.yml holds a few commands and numbers; anything near this size is
@@ -24,6 +25,13 @@
 #define S_MAX_BYTES       (64 * 1024)
 #define S_HOOK_TIMEOUT_MS (5 * 60 * 1000ULL)
 #define S_MAX_RETRIES     10000
+/* Upper bounds: a deploy holds the agent's lock, so no spec may keep it
+ * for days by accident (or by a hostile signer's design). */
+#define S_HOUR_MS          (3600 * 1000ULL)
+#define S_HOOK_TIMEOUT_MAX (24 * S_HOUR_MS)
+#define S_PROBE_MAX        (10 * 60 * 1000ULL)
+#define S_HEALTHY_FOR_MAX  S_HOUR_MS
+#define S_HEALTH_TOTAL_MAX (6 * S_HOUR_MS)
 
 static const char *const s_root_keys[] = {"hooks", "health", NULL};
 enum { S_ROOT_HOOKS, S_ROOT_HEALTH };
@@ -47,14 +55,33 @@ enum {
 static const health_kind_t s_probe_kinds[] = {HEALTH_COMMAND, HEALTH_TCP,
                                               HEALTH_HTTP};
 
-/* Reads PAIR as a duration that must not be zero: a zero time limit would
- * fail every hook or probe before it starts. */
+/* Reads PAIR as a duration of at most MAX. */
 static hoist_err_t
-s_time_limit(yamlfile_t *yf, const yamlfile_pair_t *pair, uint64_t *ms,
-             hoist_error_t *err)
+s_bounded(yamlfile_t *yf, const yamlfile_pair_t *pair, uint64_t max,
+          uint64_t *ms, hoist_error_t *err)
 {
     uint64_t v = 0;
+    char buf[32];
     hoist_err_t rc = yamlfile_duration(yf, pair, &v, err);
+    if (rc != HOIST_OK) {
+        return rc;
+    }
+    if (v > max) {
+        return yamlfile_error(yf, pair, err, "must be at most %s",
+                              duration_format(max, buf, sizeof buf));
+    }
+    *ms = v;
+    return HOIST_OK;
+}
+
+/* Reads PAIR as a time limit: more than 0 (a zero limit would fail every
+ * hook or probe before it starts) and at most MAX. */
+static hoist_err_t
+s_time_limit(yamlfile_t *yf, const yamlfile_pair_t *pair, uint64_t max,
+             uint64_t *ms, hoist_error_t *err)
+{
+    uint64_t v = 0;
+    hoist_err_t rc = s_bounded(yf, pair, max, &v, err);
     if (rc != HOIST_OK) {
         return rc;
     }
@@ -82,7 +109,8 @@ s_hooks(yamlfile_t *yf, const yamlfile_pair_t *hooks, spec_t *spec,
         if (k < 0) {
             rc = HOIST_ERR_SPEC;
         } else if (k == S_HOOK_TIMEOUT) {
-            rc = s_time_limit(yf, &p, &spec->hook_timeout_ms, err);
+            rc = s_time_limit(yf, &p, S_HOOK_TIMEOUT_MAX,
+                              &spec->hook_timeout_ms, err);
         } else {
             rc = yamlfile_string(yf, &p, slots[k], err);
         }
@@ -201,13 +229,13 @@ s_health_key(yamlfile_t *yf, const yamlfile_pair_t *p, health_check_t *hc,
     case -1:
         return HOIST_ERR_SPEC;
     case S_HEALTH_TIMEOUT:
-        return s_time_limit(yf, p, &hc->timeout_ms, err);
+        return s_time_limit(yf, p, S_PROBE_MAX, &hc->timeout_ms, err);
     case S_HEALTH_INTERVAL:
-        return yamlfile_duration(yf, p, &hc->interval_ms, err);
+        return s_bounded(yf, p, S_PROBE_MAX, &hc->interval_ms, err);
     case S_HEALTH_RETRIES:
         return yamlfile_uint(yf, p, 1, S_MAX_RETRIES, &hc->retries, err);
     case S_HEALTH_HEALTHY_FOR:
-        return yamlfile_duration(yf, p, &hc->healthy_for_ms, err);
+        return s_bounded(yf, p, S_HEALTHY_FOR_MAX, &hc->healthy_for_ms, err);
     default:
         return s_probe(yf, p, k, hc, err);
     }
@@ -230,6 +258,18 @@ s_health(yamlfile_t *yf, const yamlfile_pair_t *health, health_check_t *hc,
         rc = yamlfile_error(yf, health, err,
                             "needs one of command, tcp or http (or remove "
                             "the health section for no check)");
+    }
+    /* The longest the whole check can take: every probe timing out, then
+     * the stability window with one more probe in flight. */
+    uint64_t worst =
+        (uint64_t)hc->retries * (hc->timeout_ms + hc->interval_ms) +
+        hc->healthy_for_ms + hc->timeout_ms;
+    if (rc == HOIST_OK && worst > S_HEALTH_TOTAL_MAX) {
+        rc = yamlfile_error(yf, health, err,
+                            "could take up to %llu minutes (retries x "
+                            "(timeout + interval) + healthy_for); keep it "
+                            "under 6h",
+                            (unsigned long long)(worst / 60000));
     }
     return rc;
 }

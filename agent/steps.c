@@ -67,5 +67,8 @@ steps_admit(const journal_t *j, const char *want_app, const char *app,
     if (strcmp(j->current, version) == 0) {
         return STEPS_ALREADY_CURRENT;
     }
+    if (journal_history_has(j, version)) {
+        return STEPS_REFUSE_KEPT;
+    }
     return STEPS_ADMIT;
 }

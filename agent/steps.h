@@ -12,13 +12,13 @@
  *                                                                   rolled back
  *
  * Who performs each transition (agent/install.c):
- *   NONE → STAGE → BEFORE_ACTIVATE   s_stage (verify done, unpack, publish)
- *   BEFORE_ACTIVATE → SWITCH         s_before_activate
- *   SWITCH → ACTIVATE                s_switch (rename(2) of `current`)
- *   ACTIVATE → HEALTH                s_activate
+ *   NONE → STAGE                     s_install_locked (after verifying)
+ *   STAGE → BEFORE_ACTIVATE          s_stage (copy, unpack, publish)
+ *   BEFORE_ACTIVATE → … → HEALTH     s_go_live (hook, rename(2) of
+ *                                    `current`, activate, health check)
  *   HEALTH → NONE                    s_commit
  *   any failure before SWITCH        s_abandon
- *   any failure from SWITCH on       s_rollback
+ *   any failure from SWITCH on       s_rollback (s_put_back)
  *
  * After a crash, the step found in the journal decides recovery: before
  * SWITCH nothing live changed, so the half-done install is abandoned; from
@@ -55,10 +55,14 @@ typedef enum {
     STEPS_REFUSE_APP,      /* manifest is for another app */
     STEPS_REFUSE_ENV,      /* environment not allowed by the manifest */
     STEPS_REFUSE_SEQUENCE, /* sequence below the highest made live */
+    STEPS_REFUSE_KEPT,     /* that version is kept here with its own bytes */
 } steps_admission_t;
 
 /* Decides whether the release (APP, VERSION, SEQUENCE, ENV_ALLOWED) may be
- * installed over journal J for the agent's app WANT_APP. */
+ * installed over journal J for the agent's app WANT_APP. A version that is
+ * kept on disk and not live is refused: versions are immutable, and
+ * overwriting a kept release (the previous one, the rollback target) with
+ * new bytes of the same name would lose it. */
 steps_admission_t steps_admit(const journal_t *j, const char *want_app,
                               const char *app, const char *version,
                               unsigned long long sequence, bool env_allowed);

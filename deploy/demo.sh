@@ -47,6 +47,7 @@ sign() {
 
 install() {
     run "$agent" install --root "$root" --env demo --trust "$lab/release.pub" \
+        --user "$(id -un)" \
         --manifest "$lab/hello-$1.manifest" --artifact "$lab/hello-$1.tar.gz"
 }
 

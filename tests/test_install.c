@@ -6,12 +6,15 @@
 #include "testutil.h"
 
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "atomicfile.h"
@@ -122,6 +125,16 @@ s_release(lab_t *l, const char *version, int seq, const char *spec)
     s_release_full(l, "web", version, seq, spec, "prod", "rel");
 }
 
+/* The user the tests run as, named explicitly for --user (required when
+ * running as root, as CI does). */
+static const char *
+s_me(void)
+{
+    struct passwd *pw = getpwuid(geteuid());
+    assert_non_null(pw);
+    return pw->pw_name;
+}
+
 /* Runs hoist-agent install of web VERSION; EXTRA_ENV may set HOIST_FAULT. */
 static tu_run_t
 s_install_app(lab_t *l, const char *app, const char *version,
@@ -133,21 +146,13 @@ s_install_app(lab_t *l, const char *app, const char *version,
     snprintf(artifact, sizeof artifact, "%s/%s-%s.tar.gz", l->tmp, app,
              version);
     snprintf(trust, sizeof trust, "%s/rel.pub", l->tmp);
-    const char *argv[] = {HOIST_AGENT_BIN,
-                          "install",
-                          "--root",
-                          l->root,
-                          "--env",
-                          "prod",
-                          "--trust",
-                          trust,
-                          "--manifest",
-                          manifest,
-                          "--artifact",
-                          artifact,
-                          extra_arg ? "--app" : NULL,
-                          extra_arg,
-                          NULL};
+    const char *argv[] = {
+        HOIST_AGENT_BIN, "install",    "--root",
+        l->root,         "--env",      "prod",
+        "--trust",       trust,        "--manifest",
+        manifest,        "--artifact", artifact,
+        "--user",        s_me(),       extra_arg ? "--app" : NULL,
+        extra_arg,       NULL};
     const char *env[] = {extra_env, NULL};
     return tu_run(argv, extra_env ? env : NULL);
 }
@@ -524,7 +529,8 @@ s_crash_and_recover(const char *point, const char *spec, const char *want)
     tu_run_free(&r);
     free(s_live(l)); /* asserts current is complete, whatever it is */
 
-    const char *argv[] = {HOIST_AGENT_BIN, "recover", "--root", l->root, NULL};
+    const char *argv[] = {HOIST_AGENT_BIN, "recover", "--root", l->root,
+                          "--user",        s_me(),    NULL};
     r = tu_run(argv, NULL);
     if (r.status != 0) {
         print_error("recover after %s: %s\n", point, r.out);
@@ -532,6 +538,13 @@ s_crash_and_recover(const char *point, const char *spec, const char *want)
     assert_int_equal(r.status, 0);
     tu_run_free(&r);
     s_assert_live(l, want);
+    /* Recovery leaves no staging, temporary link or artifact copy. */
+    char *cache = tu_path(l->root, "cache");
+    assert_true(tu_count_entries(cache) <= 0);
+    free(cache);
+    tu_sh("cd %s/apps/web && test -z \"$(ls -A | grep -v -e '^releases$' -e "
+          "'^current$' -e '^state$')\"",
+          l->root);
     /* The live release is the one running: its activate ran last. */
     char *active = s_mark(l, "active");
     assert_string_equal(active, want);
@@ -596,6 +609,232 @@ test_install_after_crash_recovers_first(void **state)
     s_assert_live(l, "1.1.0");
 }
 
+/* The disk fills up after the switch (here: the new release's activate
+ * hook fills it, then fails). The journal cannot be written, yet the
+ * previous release must go back: the way back was made in advance. */
+static void
+test_disk_full_after_switch_still_rolls_back(void **state)
+{
+    lab_t *l = *state;
+    mkdir(l->root, 0755);
+    if (mount("tmpfs", l->root, "tmpfs", 0, "size=1m") != 0) {
+        skip();
+    }
+    s_release(l, "1.0.0", 1, GOOD_SPEC);
+    s_release(l, "1.1.0", 2,
+              "hooks:\n"
+              "  activate: echo 1.1.0 > @MARK@/active; dd if=/dev/zero "
+              "of=fill bs=64k 2>/dev/null; echo disk-is-full; exit 1\n");
+    s_install_ok(l, "1.0.0");
+    tu_run_t r = s_install(l, "1.1.0", NULL);
+    int status = r.status;
+    if (status != 1) {
+        print_error("%s\n", r.out);
+    }
+    assert_int_equal(status, 1);
+    assert_contains(r.out, "step activate failed; rolled back to 1.0.0");
+    tu_run_free(&r);
+    s_assert_live(l, "1.0.0");
+    char *active = s_mark(l, "active");
+    assert_string_equal(active, "1.0.0");
+    free(active);
+    char *dir = tu_path(l->root, "apps/web/releases/1.1.0");
+    assert_false(tu_exists(dir));
+    free(dir);
+    assert_int_equal(umount(l->root), 0);
+}
+
+static void
+test_long_hook_output_keeps_its_end(void **state)
+{
+    lab_t *l = *state;
+    s_release(l, "1.0.0", 1, GOOD_SPEC);
+    s_release(l, "1.1.0", 2,
+              "hooks:\n"
+              "  activate: for i in $(seq 40); do printf 'line %s %0100d\\n' "
+              "$i 0; done; echo FINAL-REASON-db-unreachable; exit 1\n");
+    s_install_ok(l, "1.0.0");
+    tu_run_t r = s_install(l, "1.1.0", NULL);
+    assert_int_equal(r.status, 1);
+    assert_contains(r.out, "rolled back to 1.0.0");
+    assert_contains(r.out, "end of the activate hook's output");
+    assert_contains(r.out, "FINAL-REASON-db-unreachable");
+    tu_run_free(&r);
+}
+
+static void
+test_hook_environment(void **state)
+{
+    lab_t *l = *state;
+    s_release(l, "1.0.0", 1, GOOD_SPEC);
+    s_release(l, "1.1.0", 2,
+              "hooks:\n"
+              "  activate: env | grep ^HOIST_ | sort > @MARK@/env\n");
+    s_install_ok(l, "1.0.0");
+    s_install_ok(l, "1.1.0");
+    char *env = s_mark(l, "env");
+    char want[PATH_MAX + 64];
+    assert_contains(env, "HOIST_APP=web\n");
+    assert_contains(env, "HOIST_ENV=prod\n");
+    assert_contains(env, "HOIST_VERSION=1.1.0"); /* the last line */
+    assert_contains(env, "HOIST_PREVIOUS_VERSION=1.0.0\n");
+    snprintf(want, sizeof want, "HOIST_RELEASE_DIR=%s/apps/web/releases/1.1.0",
+             l->root);
+    assert_contains(env, want);
+    free(env);
+}
+
+static void
+test_user_is_checked_first(void **state)
+{
+    lab_t *l = *state;
+    char manifest[PATH_MAX], artifact[PATH_MAX], trust[PATH_MAX];
+    s_release(l, "1.0.0", 1, GOOD_SPEC);
+    snprintf(manifest, sizeof manifest, "%s/web-1.0.0.manifest", l->tmp);
+    snprintf(artifact, sizeof artifact, "%s/web-1.0.0.tar.gz", l->tmp);
+    snprintf(trust, sizeof trust, "%s/rel.pub", l->tmp);
+    const char *argv[] = {HOIST_AGENT_BIN,
+                          "install",
+                          "--root",
+                          l->root,
+                          "--env",
+                          "prod",
+                          "--trust",
+                          trust,
+                          "--manifest",
+                          manifest,
+                          "--artifact",
+                          artifact,
+                          "--user",
+                          "no-such-user-hoist",
+                          NULL};
+    tu_run_t r = tu_run(argv, NULL);
+    assert_int_equal(r.status, 2);
+    assert_contains(r.out, "no such user 'no-such-user-hoist'");
+    tu_run_free(&r);
+    assert_false(tu_exists(l->root));
+    if (geteuid() == 0) {
+        argv[12] = NULL; /* no --user at all, as root */
+        r = tu_run(argv, NULL);
+        assert_int_equal(r.status, 2);
+        assert_contains(r.out, "--user root to accept root");
+        tu_run_free(&r);
+        assert_false(tu_exists(l->root));
+    }
+}
+
+static void
+test_fifo_artifact_is_refused_at_once(void **state)
+{
+    lab_t *l = *state;
+    char fifo[PATH_MAX], manifest[PATH_MAX], trust[PATH_MAX];
+    s_release(l, "1.0.0", 1, GOOD_SPEC);
+    snprintf(fifo, sizeof fifo, "%s/fifo", l->tmp);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    snprintf(manifest, sizeof manifest, "%s/web-1.0.0.manifest", l->tmp);
+    snprintf(trust, sizeof trust, "%s/rel.pub", l->tmp);
+    /* timeout(1) turns a hang into a failure instead of a stuck suite. */
+    const char *argv[] = {"/usr/bin/timeout",
+                          "20",
+                          HOIST_AGENT_BIN,
+                          "install",
+                          "--root",
+                          l->root,
+                          "--env",
+                          "prod",
+                          "--trust",
+                          trust,
+                          "--manifest",
+                          manifest,
+                          "--artifact",
+                          fifo,
+                          "--user",
+                          s_me(),
+                          NULL};
+    tu_run_t r = tu_run(argv, NULL);
+    assert_int_equal(r.status, 2);
+    assert_contains(r.out, "is not a regular file");
+    tu_run_free(&r);
+}
+
+static void
+test_kept_version_is_never_overwritten(void **state)
+{
+    lab_t *l = *state;
+    s_release(l, "5.0.0", 50, GOOD_SPEC);
+    s_release(l, "5.1.0", 51, GOOD_SPEC);
+    s_install_ok(l, "5.0.0");
+    s_install_ok(l, "5.1.0");
+    char *file = tu_path(l->root, "apps/web/releases/5.0.0/hoist.yml");
+    char *before = tu_read(file, NULL);
+    /* The same version, re-signed with other bytes and a higher sequence. */
+    s_release(l, "5.0.0", 52, BAD_HEALTH_SPEC);
+    tu_run_t r = s_install(l, "5.0.0", NULL);
+    assert_int_equal(r.status, 2);
+    assert_contains(r.out, "kept on this machine already");
+    tu_run_free(&r);
+    char *after = tu_read(file, NULL);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    free(file);
+    s_assert_live(l, "5.1.0");
+}
+
+/* The agent is killed while a hook runs: the hook dies with it, so it
+ * cannot race the old release's activate that recovery runs. */
+static void
+test_hook_dies_with_the_agent(void **state)
+{
+    lab_t *l = *state;
+    char manifest[PATH_MAX], artifact[PATH_MAX], trust[PATH_MAX];
+    s_release(l, "1.0.0", 1, GOOD_SPEC);
+    s_release(l, "1.1.0", 2,
+              "hooks:\n"
+              "  activate: echo $$ > @MARK@/hookpid; exec sleep 60\n");
+    s_install_ok(l, "1.0.0");
+    snprintf(manifest, sizeof manifest, "%s/web-1.1.0.manifest", l->tmp);
+    snprintf(artifact, sizeof artifact, "%s/web-1.1.0.tar.gz", l->tmp);
+    snprintf(trust, sizeof trust, "%s/rel.pub", l->tmp);
+    pid_t agent = fork();
+    assert_true(agent >= 0);
+    if (agent == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(HOIST_AGENT_BIN, HOIST_AGENT_BIN, "install", "--root", l->root,
+              "--env", "prod", "--trust", trust, "--manifest", manifest,
+              "--artifact", artifact, "--user", s_me(), (char *)NULL);
+        _exit(127);
+    }
+    char *pidfile = tu_path(l->mark, "hookpid");
+    char *text = NULL;
+    for (int i = 0; i < 200 && !(text = tu_read(pidfile, NULL)); i++) {
+        usleep(50 * 1000);
+    }
+    assert_non_null(text);
+    pid_t hook = (pid_t)atoi(text);
+    assert_true(hook > 0);
+    assert_int_equal(kill(hook, 0), 0); /* the hook is running */
+    assert_int_equal(kill(agent, SIGKILL), 0);
+    int st;
+    assert_int_equal(waitpid(agent, &st, 0), agent);
+    int alive = 1;
+    for (int i = 0; i < 100 && alive; i++) {
+        alive = kill(hook, 0) == 0;
+        usleep(20 * 1000);
+    }
+    assert_false(alive);
+    free(text);
+    free(pidfile);
+    const char *argv[] = {HOIST_AGENT_BIN, "recover", "--root", l->root,
+                          "--user",        s_me(),    NULL};
+    tu_run_t r = tu_run(argv, NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    s_assert_live(l, "1.0.0");
+}
+
 int
 main(void)
 {
@@ -621,6 +860,20 @@ main(void)
         cmocka_unit_test_setup_teardown(test_full_disk_changes_nothing, s_setup,
                                         s_teardown),
         cmocka_unit_test(test_kill9_at_every_step),
+        cmocka_unit_test_setup_teardown(
+            test_disk_full_after_switch_still_rolls_back, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_long_hook_output_keeps_its_end,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_hook_environment, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_user_is_checked_first, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_fifo_artifact_is_refused_at_once,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_kept_version_is_never_overwritten,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_hook_dies_with_the_agent, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_install_after_crash_recovers_first,
                                         s_setup, s_teardown),
     };

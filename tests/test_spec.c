@@ -163,8 +163,43 @@ test_every_key_overrides_its_default(void **state)
     assert_int_equal(spec->health.retries, 1);
     assert_int_equal(spec->health.interval_ms, 0);
     spec_destroy(&spec);
-    spec = s_parse("health: {tcp: 'db:5432', retries: 10000}\n");
+    spec = s_parse("health: {tcp: 'db:5432', retries: 10000, timeout: 1s, "
+                   "interval: 1s}\n");
     assert_int_equal(spec->health.retries, 10000);
+    spec_destroy(&spec);
+}
+
+/* A spec cannot hold the agent (and its lock) for days. */
+static void
+test_time_caps(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *yaml;
+        const char *msg;
+    } cases[] = {
+        {"hooks: {timeout: 25h}\n", "must be at most 1d"},
+        {"health: {tcp: 'a:1', interval: 3650d}\n", "must be at most 10m"},
+        {"health: {tcp: 'a:1', timeout: 11m}\n", "must be at most 10m"},
+        {"health: {tcp: 'a:1', healthy_for: 2h}\n", "must be at most 1h"},
+        {"health: {tcp: 'a:1', retries: 10000}\n", "keep it under 6h"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        hoist_error_t err = {0};
+        spec_t *spec =
+            spec_parse(cases[i].yaml, strlen(cases[i].yaml), "hoist.yml", &err);
+        if (spec) {
+            fail_msg("accepted: %s", cases[i].yaml);
+        }
+        assert_int_equal(err.code, HOIST_ERR_SPEC);
+        assert_contains(err.msg, cases[i].msg);
+    }
+    /* Right at the caps is fine. */
+    const char *edge = "hooks: {timeout: 24h}\nhealth: {tcp: 'a:1', "
+                       "timeout: 10m, interval: 10m, healthy_for: 1h, "
+                       "retries: 10}\n";
+    spec_t *spec = spec_parse(edge, strlen(edge), "hoist.yml", NULL);
+    assert_non_null(spec);
     spec_destroy(&spec);
 }
 
@@ -506,6 +541,7 @@ main(void)
         cmocka_unit_test(test_empty_means_defaults),
         cmocka_unit_test(test_every_key_overrides_its_default),
         cmocka_unit_test(test_tcp_targets),
+        cmocka_unit_test(test_time_caps),
         cmocka_unit_test(test_http_targets),
         cmocka_unit_test(test_exactly_one_probe),
         cmocka_unit_test(test_unknown_keys_name_key_and_line),

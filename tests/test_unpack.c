@@ -21,6 +21,7 @@
 #include <sys/mount.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -601,6 +602,46 @@ test_every_compression(void **state)
     }
 }
 
+/* Extended attributes in the archive (a security.capability, a user.*
+ * note) are never written: the release's files carry none. */
+static void
+test_xattrs_are_not_extracted(void **state)
+{
+    (void)state;
+    layout_t l = s_layout();
+    char *path = tu_path(l.tmp, "xattr.tar");
+    struct archive *a = s_tar_open(path, 'n');
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, "tool");
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0755);
+    archive_entry_set_size(e, 2);
+    archive_entry_xattr_add_entry(e, "user.hoist-note", "x", 1);
+    /* cap_setuid+ep: what a hostile release would like its binary to have */
+    static const char cap[] = "\x01\x00\x00\x02\x80\x00\x00\x00\x80"
+                              "\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+                              "\x00\x00";
+    archive_entry_xattr_add_entry(e, "security.capability", cap,
+                                  sizeof cap - 1);
+    assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+    archive_entry_free(e);
+    assert_int_equal(archive_write_data(a, "hi", 2), 2);
+    s_tar_close(a);
+    /* The archive really carries them (else this test proves nothing). */
+    tu_sh("grep -q SCHILY.xattr.security.capability %s", path);
+
+    hoist_error_t err = {0};
+    if (s_unpack(path, l.stage, NULL, &err) != HOIST_OK) {
+        fail_msg("xattr.tar: %s", err.msg);
+    }
+    char *tool = tu_path(l.stage, "tool");
+    char names[256];
+    assert_int_equal(llistxattr(tool, names, sizeof names), 0);
+    free(tool);
+    free(path);
+    s_layout_free(&l);
+}
+
 /* ---- caps ------------------------------------------------------------- */
 
 static void
@@ -818,6 +859,7 @@ main(void)
         cmocka_unit_test(test_bomb_stops_early),
         cmocka_unit_test(test_good_release),
         cmocka_unit_test(test_every_compression),
+        cmocka_unit_test(test_xattrs_are_not_extracted),
         cmocka_unit_test(test_limit_bytes_and_entries),
         cmocka_unit_test(test_limit_counts_implied_dirs),
         cmocka_unit_test(test_limit_ratio),
