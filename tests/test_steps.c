@@ -64,6 +64,13 @@ test_admission(void **state)
                      STEPS_REFUSE_ENV);
     assert_int_equal(steps_admit(&j, NULL, "web", "1.2.0", 10, true),
                      STEPS_ALREADY_CURRENT);
+    /* A kept, not live, version is never overwritten by new bytes. */
+    journal_history_add(&j, "1.1.0");
+    journal_history_add(&j, "1.2.0");
+    assert_int_equal(steps_admit(&j, NULL, "web", "1.1.0", 12, true),
+                     STEPS_REFUSE_KEPT);
+    assert_int_equal(steps_admit(&j, NULL, "web", "1.2.0", 12, true),
+                     STEPS_ALREADY_CURRENT);
     /* App and env are checked before the sequence: the first reason wins. */
     assert_int_equal(steps_admit(&j, "billing", "web", "0.1", 1, false),
                      STEPS_REFUSE_APP);
