@@ -1,0 +1,414 @@
+/*
+ * store: the controller's state, in one SQLite database.
+ *
+ * Every state change is written here, and committed, before the controller
+ * acts on it, so a controller killed at any moment restarts from what it
+ * last committed: its rollouts, its agents, its tokens. This is the only
+ * module that speaks SQL; the rest of the controller sees typed functions
+ * per noun (agent, user, token, trusted release key, release, deployment,
+ * task) and plain row structs, so that a PostgreSQL store can replace this
+ * file without touching its callers.
+ *
+ * The database runs in WAL mode with synchronous=FULL (a commit is on disk
+ * when store_commit returns), foreign keys on and a busy timeout. Its schema
+ * is versioned: store_open applies, each in its own transaction, the
+ * migrations the file has not seen yet, and refuses a file written by a
+ * newer Hoist. All values travel as bound parameters.
+ *
+ * Conventions: every function returns HOIST_OK or an error code and fills
+ * ERR (which may be NULL) with a sentence naming what was wrong; output
+ * arguments are written only on success. Times in rows are unix seconds
+ * supplied by the caller, so the store never decides what "now" is. List
+ * functions call FN once per row in the stated order and stop early, still
+ * returning HOIST_OK, when FN returns non-zero; FN may read the store but must
+ * not change the table being listed. Strings in row structs are NUL-terminated;
+ * the store refuses (HOIST_ERR_LIMIT) any value longer than its field, so what
+ * is written always reads back whole.
+ */
+#ifndef HOIST_STORE_H
+#define HOIST_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "manifest.h"
+
+/*
+ * Codes this module returns besides the usual IO, BUSY, NOSPACE, NOMEM,
+ * LIMIT, USAGE, KEY and STATE. A used and an expired enrollment token are
+ * an authorization refusal and a timeout; their messages say which.
+ */
+#define STORE_ERR_NOTFOUND      HOIST_ERR_NOTFOUND /* no such row */
+#define STORE_ERR_EXISTS        HOIST_ERR_EXISTS   /* name or key taken */
+#define STORE_ERR_TOKEN_USED    HOIST_ERR_AUTH     /* token already consumed */
+#define STORE_ERR_TOKEN_EXPIRED HOIST_ERR_TIMEOUT  /* token past its expiry */
+
+/* Buffer sizes of row fields, terminating NUL included. */
+#define STORE_NAME_SIZE     (MANIFEST_NAME_MAX + 1) /* app, env, agent, user */
+#define STORE_VERSION_SIZE  (MANIFEST_VERSION_MAX + 1) /* release versions */
+#define STORE_KEY_SIZE      41  /* CURVE public key, 40 Z85 characters */
+#define STORE_KEYID_SIZE    17  /* release key id, 16 hex digits */
+#define STORE_TRUSTKEY_SIZE 129 /* a release key's public line */
+#define STORE_DIGEST_SIZE   DIGEST_HEX_LEN /* BLAKE2b-256, 64 hex digits */
+#define STORE_ROLE_SIZE     33
+#define STORE_TAGS_SIZE     1025 /* "k=v,k=v" */
+#define STORE_HOST_SIZE     256
+#define STORE_OS_SIZE       129
+#define STORE_STEP_SIZE     33
+#define STORE_TOKEN_HASH    32          /* bytes of BLAKE2b-256 */
+#define STORE_MESSAGE_MAX   (64 * 1024) /* bytes of a task message kept */
+#define STORE_MANIFEST_MAX  MANIFEST_MAX_BYTES
+#define STORE_NOTES_MAX     (64 * 1024)
+
+typedef struct store store_t;
+
+/* --- opening and transactions ------------------------------------------ */
+
+/* Opens the database at PATH, creating it if missing, and migrates it to
+ * the newest schema this code knows. NULL on failure: IO when the file
+ * cannot be opened, STATE when it is not a database or was written by a
+ * newer Hoist, BUSY when another process holds it locked past the timeout.
+ * The result is the caller's; free it with store_close. */
+store_t *store_open(const char *path, hoist_error_t *err);
+
+/* Closes the database (rolling back an open transaction) and sets *P to
+ * NULL. Accepts NULL and *P == NULL. */
+void store_close(store_t **p);
+
+/* The database's schema version after store_open. */
+int store_schema_version(const store_t *s);
+
+/* How many migrations store_open applied to this file (0 when the file
+ * was already current). */
+int store_migrations_applied(const store_t *s);
+
+/* Starts a transaction that holds the write lock from its first statement,
+ * so that a multi-step change is all or nothing. Transactions do not nest
+ * (an assertion). */
+hoist_err_t store_begin(store_t *s, hoist_error_t *err);
+
+/* Commits the open transaction; it is on disk when this returns HOIST_OK.
+ * On failure the transaction may still be open: call store_rollback. */
+hoist_err_t store_commit(store_t *s, hoist_error_t *err);
+
+/* Undoes the open transaction. Without one it does nothing and returns
+ * HOIST_OK, so that cleanup paths may always call it. */
+hoist_err_t store_rollback(store_t *s, hoist_error_t *err);
+
+/* --- agents ------------------------------------------------------------- */
+
+typedef enum {
+    STORE_AGENT_PENDING = 0,
+    STORE_AGENT_ACCEPTED,
+    STORE_AGENT_REVOKED,
+} store_agent_state_t;
+
+/* What an agent reports about its machine. */
+typedef struct {
+    char hostname[STORE_HOST_SIZE];
+    char os[STORE_OS_SIZE];
+    char agent_version[STORE_VERSION_SIZE];
+    uint64_t free_disk; /* bytes */
+} store_facts_t;
+
+typedef struct {
+    char name[STORE_NAME_SIZE];
+    char pubkey[STORE_KEY_SIZE]; /* CURVE public key, Z85 */
+    char env[STORE_NAME_SIZE];
+    store_agent_state_t state;
+    char tags[STORE_TAGS_SIZE]; /* "k=v,k=v", "" for none */
+    store_facts_t facts;
+    int64_t last_seen; /* 0: never */
+    bool online;
+    bool cloned; /* its key was seen on two connections at once */
+    int64_t created_at;
+} store_agent_t;
+
+typedef int (*store_agent_fn)(const store_agent_t *row, void *arg);
+
+/* "pending", "accepted", "revoked"; "unknown" out of range. */
+const char *store_agent_state_name(store_agent_state_t state);
+
+/* Adds agent A (name, pubkey, env, state, tags, created_at; the facts,
+ * last_seen and flags start empty). STORE_ERR_EXISTS when the name or the
+ * key is taken (by an agent or a user), KEY when the key is not 40 Z85
+ * characters, USAGE when a field is empty or the state out of range. */
+hoist_err_t store_agent_add(store_t *s, const store_agent_t *a,
+                            hoist_error_t *err);
+
+/* Reads the agent named NAME into *OUT; STORE_ERR_NOTFOUND if none. */
+hoist_err_t store_agent_get(store_t *s, const char *name, store_agent_t *out,
+                            hoist_error_t *err);
+
+/* Reads the agent whose CURVE public key is PUBKEY into *OUT;
+ * STORE_ERR_NOTFOUND if none. */
+hoist_err_t store_agent_get_by_key(store_t *s, const char *pubkey,
+                                   store_agent_t *out, hoist_error_t *err);
+
+/* Calls FN for each agent of ENV (every agent when ENV is NULL or ""),
+ * ordered by name. */
+hoist_err_t store_agent_list(store_t *s, const char *env, store_agent_fn fn,
+                             void *arg, hoist_error_t *err);
+
+/* Sets the agent's state; STORE_ERR_NOTFOUND if there is no such agent. */
+hoist_err_t store_agent_set_state(store_t *s, const char *name,
+                                  store_agent_state_t state,
+                                  hoist_error_t *err);
+
+/* Replaces the agent's facts and sets last_seen to NOW. LIMIT when a fact
+ * does not fit (facts come from the agent: check them before). */
+hoist_err_t store_agent_set_facts(store_t *s, const char *name,
+                                  const store_facts_t *facts, int64_t now,
+                                  hoist_error_t *err);
+
+/* Marks the agent online or offline. */
+hoist_err_t store_agent_set_online(store_t *s, const char *name, bool online,
+                                   hoist_error_t *err);
+
+/* Sets or clears the agent's cloned-key flag. */
+hoist_err_t store_agent_set_cloned(store_t *s, const char *name, bool cloned,
+                                   hoist_error_t *err);
+
+/* Marks every agent offline: what a controller does as it starts, since
+ * the connections of its previous life are gone. */
+hoist_err_t store_agent_reset_online(store_t *s, hoist_error_t *err);
+
+/* --- users -------------------------------------------------------------- */
+
+typedef struct {
+    char name[STORE_NAME_SIZE];
+    char role[STORE_ROLE_SIZE]; /* checked by rbac, not here */
+    char pubkey[STORE_KEY_SIZE];
+    char env[STORE_NAME_SIZE]; /* "" = every environment */
+    int64_t created_at;
+} store_user_t;
+
+typedef int (*store_user_fn)(const store_user_t *row, void *arg);
+
+/* Adds user U. STORE_ERR_EXISTS when the name or the key is taken (by a
+ * user or an agent), KEY for a malformed key, USAGE for an empty field. */
+hoist_err_t store_user_add(store_t *s, const store_user_t *u,
+                           hoist_error_t *err);
+
+/* Reads the user named NAME; STORE_ERR_NOTFOUND if none. */
+hoist_err_t store_user_get(store_t *s, const char *name, store_user_t *out,
+                           hoist_error_t *err);
+
+/* Reads the user whose CURVE public key is PUBKEY; STORE_ERR_NOTFOUND if
+ * none. */
+hoist_err_t store_user_get_by_key(store_t *s, const char *pubkey,
+                                  store_user_t *out, hoist_error_t *err);
+
+/* Calls FN for every user, ordered by name. */
+hoist_err_t store_user_list(store_t *s, store_user_fn fn, void *arg,
+                            hoist_error_t *err);
+
+/* Removes the user named NAME; STORE_ERR_NOTFOUND if none. */
+hoist_err_t store_user_remove(store_t *s, const char *name, hoist_error_t *err);
+
+/* Sets *N to the number of users with ROLE. */
+hoist_err_t store_user_count_role(store_t *s, const char *role, int64_t *n,
+                                  hoist_error_t *err);
+
+/* --- enrollment tokens -------------------------------------------------- */
+
+/* A token is kept only as its BLAKE2b-256 hash: the store never sees the
+ * token itself. */
+typedef struct {
+    uint8_t hash[STORE_TOKEN_HASH];
+    char env[STORE_NAME_SIZE];
+    char created_by[STORE_NAME_SIZE];
+    int64_t created_at;
+    int64_t expires_at; /* valid while now < expires_at */
+} store_token_t;
+
+/* Records token T. USAGE when it would expire before it was created,
+ * STORE_ERR_EXISTS when the hash is already known. */
+hoist_err_t store_token_create(store_t *s, const store_token_t *t,
+                               hoist_error_t *err);
+
+/* Marks the token with HASH used at NOW, in one statement, if it is unused
+ * and unexpired, and copies its environment to ENV_OUT. Otherwise
+ * STORE_ERR_TOKEN_USED, STORE_ERR_TOKEN_EXPIRED, or STORE_ERR_NOTFOUND for
+ * a hash never issued. Two concurrent consumers cannot both succeed. */
+hoist_err_t store_token_consume(store_t *s,
+                                const uint8_t hash[STORE_TOKEN_HASH],
+                                int64_t now, char env_out[STORE_NAME_SIZE],
+                                hoist_error_t *err);
+
+/* --- trusted release keys ----------------------------------------------- */
+
+typedef struct {
+    char key_id[STORE_KEYID_SIZE];    /* 16 lowercase hex digits */
+    char pubkey[STORE_TRUSTKEY_SIZE]; /* "hoist-ed25519-public ..." */
+    int64_t added_at;
+} store_trust_t;
+
+typedef int (*store_trust_fn)(const store_trust_t *row, void *arg);
+
+/* Trusts key K. STORE_ERR_EXISTS when its id is already trusted, USAGE for
+ * a malformed id or an empty key line. */
+hoist_err_t store_trust_add(store_t *s, const store_trust_t *k,
+                            hoist_error_t *err);
+
+/* Calls FN for every trusted key, oldest first. */
+hoist_err_t store_trust_list(store_t *s, store_trust_fn fn, void *arg,
+                             hoist_error_t *err);
+
+/* Stops trusting KEY_ID. USAGE for a malformed id, STORE_ERR_NOTFOUND when
+ * it is not trusted. */
+hoist_err_t store_trust_remove(store_t *s, const char *key_id,
+                               hoist_error_t *err);
+
+/* --- releases ----------------------------------------------------------- */
+
+/* About 130 KiB: allocate it rather than putting it on a small stack. */
+typedef struct {
+    char app[STORE_NAME_SIZE];
+    char version[STORE_VERSION_SIZE];
+    uint64_t sequence;
+    char digest[STORE_DIGEST_SIZE]; /* artifact BLAKE2b-256, lowercase hex */
+    uint64_t size;                  /* artifact bytes */
+    uint8_t manifest[STORE_MANIFEST_MAX]; /* the SignedManifest bytes */
+    size_t manifest_len;
+    char notes[STORE_NOTES_MAX + 1];
+    int64_t created_at;
+} store_release_t;
+
+typedef int (*store_release_fn)(const store_release_t *row, void *arg);
+
+/* Adds release R. STORE_ERR_EXISTS when APP VERSION is already there;
+ * USAGE for an empty name, a digest that is not 64 hex digits or an empty
+ * manifest; LIMIT when a value does not fit. */
+hoist_err_t store_release_add(store_t *s, const store_release_t *r,
+                              hoist_error_t *err);
+
+/* Reads release APP VERSION; STORE_ERR_NOTFOUND if none. */
+hoist_err_t store_release_get(store_t *s, const char *app, const char *version,
+                              store_release_t *out, hoist_error_t *err);
+
+/* Calls FN for each release of APP (every app when APP is NULL or ""),
+ * newest first (created_at, then order of addition). */
+hoist_err_t store_release_list(store_t *s, const char *app, store_release_fn fn,
+                               void *arg, hoist_error_t *err);
+
+/* --- deployments -------------------------------------------------------- */
+
+typedef enum {
+    STORE_KIND_DEPLOY = 0,
+    STORE_KIND_ROLLBACK,
+} store_deploy_kind_t;
+
+typedef enum {
+    STORE_DEPLOY_RUNNING = 0,
+    STORE_DEPLOY_SUCCEEDED,
+    STORE_DEPLOY_FAILED,
+    STORE_DEPLOY_ROLLED_BACK,
+} store_deploy_state_t;
+
+typedef struct {
+    int64_t id; /* chosen by the store, never reused */
+    char app[STORE_NAME_SIZE];
+    char version[STORE_VERSION_SIZE];
+    char env[STORE_NAME_SIZE];
+    store_deploy_kind_t kind;
+    store_deploy_state_t state;
+    char created_by[STORE_NAME_SIZE];
+    int64_t created_at;
+    int64_t finished_at; /* 0 while running */
+} store_deployment_t;
+
+typedef int (*store_deployment_fn)(const store_deployment_t *row, void *arg);
+
+/* "deploy", "rollback"; "unknown" out of range. */
+const char *store_deploy_kind_name(store_deploy_kind_t kind);
+
+/* "running", "succeeded", "failed", "rolled_back"; "unknown" out of
+ * range. */
+const char *store_deploy_state_name(store_deploy_state_t state);
+
+/* Records deployment D (its id is ignored) and sets *ID to the new id.
+ * STORE_ERR_NOTFOUND when the release APP VERSION does not exist. */
+hoist_err_t store_deployment_create(store_t *s, const store_deployment_t *d,
+                                    int64_t *id, hoist_error_t *err);
+
+/* Reads deployment ID; STORE_ERR_NOTFOUND if none. */
+hoist_err_t store_deployment_get(store_t *s, int64_t id,
+                                 store_deployment_t *out, hoist_error_t *err);
+
+/* Calls FN for each deployment of APP (all when APP is NULL or ""), newest
+ * first (created_at, then id). */
+hoist_err_t store_deployment_list(store_t *s, const char *app,
+                                  store_deployment_fn fn, void *arg,
+                                  hoist_error_t *err);
+
+/* Calls FN for each deployment still running, oldest first: what a
+ * restarted controller resumes. */
+hoist_err_t store_deployment_list_running(store_t *s, store_deployment_fn fn,
+                                          void *arg, hoist_error_t *err);
+
+/* Sets deployment ID's state; a final state sets finished_at to NOW,
+ * running clears it. STORE_ERR_NOTFOUND if there is no such deployment. */
+hoist_err_t store_deployment_set_state(store_t *s, int64_t id,
+                                       store_deploy_state_t state, int64_t now,
+                                       hoist_error_t *err);
+
+/* --- tasks: one per (deployment, agent) --------------------------------- */
+
+typedef enum {
+    STORE_TASK_PENDING = 0,
+    STORE_TASK_SENT,
+    STORE_TASK_RUNNING,
+    STORE_TASK_SUCCEEDED,
+    STORE_TASK_FAILED,
+    STORE_TASK_ROLLED_BACK,
+    STORE_TASK_REJECTED,
+    STORE_TASK_UNKNOWN,
+} store_task_state_t;
+
+/* About 64 KiB: allocate it rather than putting it on a small stack. */
+typedef struct {
+    int64_t deployment_id;
+    char agent[STORE_NAME_SIZE];
+    store_task_state_t state;
+    char step[STORE_STEP_SIZE];            /* the agent's deploy step */
+    char live_version[STORE_VERSION_SIZE]; /* what the agent runs now */
+    int64_t updated_at;
+    char message[STORE_MESSAGE_MAX + 1]; /* result, hook output tail */
+} store_task_t;
+
+typedef int (*store_task_fn)(const store_task_t *row, void *arg);
+
+/* "pending", "sent", "running", "succeeded", "failed", "rolled_back",
+ * "rejected", "unknown". */
+const char *store_task_state_name(store_task_state_t state);
+
+/* Copies the last STORE_MESSAGE_MAX bytes of the LEN bytes of MSG into
+ * T->message, starting at a UTF-8 character boundary: the end of a hook's
+ * output says why it failed. */
+void store_task_set_message(store_task_t *t, const char *msg, size_t len);
+
+/* Records task T (deployment_id, agent, state, step, message,
+ * live_version, updated_at). STORE_ERR_EXISTS when the deployment already
+ * has a task for the agent, STORE_ERR_NOTFOUND when the deployment or the
+ * agent does not exist. */
+hoist_err_t store_task_create(store_t *s, const store_task_t *t,
+                              hoist_error_t *err);
+
+/* Reads the task of AGENT in deployment DEPLOYMENT_ID; STORE_ERR_NOTFOUND
+ * if none. */
+hoist_err_t store_task_get(store_t *s, int64_t deployment_id, const char *agent,
+                           store_task_t *out, hoist_error_t *err);
+
+/* Calls FN for each task of deployment DEPLOYMENT_ID, ordered by agent. */
+hoist_err_t store_task_list(store_t *s, int64_t deployment_id, store_task_fn fn,
+                            void *arg, hoist_error_t *err);
+
+/* Writes state, step, message, live_version and updated_at of the task
+ * (T->deployment_id, T->agent); STORE_ERR_NOTFOUND if there is none. */
+hoist_err_t store_task_update(store_t *s, const store_task_t *t,
+                              hoist_error_t *err);
+
+#endif
