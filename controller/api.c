@@ -1,0 +1,936 @@
+/*
+ * api: see api.h. Commands are a table: name, handler, positional
+ * arguments, usage, and whether only an admin may run it (issue 4 brings
+ * the full role model). Handlers write a reply: exit code, text, JSON.
+ */
+#include "api.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "artifacts.h"
+#include "digest.h"
+#include "duration.h"
+#include "hub.h"
+#include "keys.h"
+#include "log.h"
+#include "manifest.h"
+#include "store.h"
+#include "zap.h"
+
+#define TOKEN_TTL_MS  (3600 * 1000ULL)
+#define TOKEN_TTL_MAX (7 * 24 * 3600 * 1000ULL)
+#define TRUST_MAX     64
+
+struct api {
+    controller_t *ctl;
+    zhashx_t *notes; /* upload id -> release notes given at begin */
+};
+
+/* One request being answered. */
+typedef struct {
+    api_t *api;
+    const Hoist__ApiRequest *req;
+    store_user_t user;
+    int exit;
+    char *text;
+    size_t text_len;
+    FILE *out; /* writes into text */
+    json_t *json;
+} call_t;
+
+typedef struct {
+    const char *name;
+    int (*fn)(call_t *c);
+    size_t nargs;
+    bool admin;
+    const char *usage;
+} command_t;
+
+/* --- reply helpers ------------------------------------------------------ */
+
+static int __attribute__((format(printf, 2, 3)))
+s_say(call_t *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(c->out, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+/* Fails the call with ERR: the exit code of its code, its message. */
+static int
+s_fail(call_t *c, const hoist_error_t *err)
+{
+    c->exit = error_exit_code(err->code);
+    fprintf(c->out, "%s\n", err->msg);
+    json_object_set_new(c->json, "error", json_string(err->msg));
+    json_object_set_new(c->json, "code",
+                        json_string(hoist_strerror(err->code)));
+    return c->exit;
+}
+
+static int __attribute__((format(printf, 3, 4)))
+s_refuse(call_t *c, hoist_err_t code, const char *fmt, ...)
+{
+    hoist_error_t err = {.code = code};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err.msg, sizeof err.msg, fmt, ap);
+    va_end(ap);
+    return s_fail(c, &err);
+}
+
+static const char *
+s_opt(const call_t *c, const char *key)
+{
+    for (size_t i = 0; i < c->req->n_options; i++) {
+        if (strcmp(c->req->options[i]->key, key) == 0) {
+            return c->req->options[i]->value;
+        }
+    }
+    return NULL;
+}
+
+static const char *
+s_arg(const call_t *c, size_t i)
+{
+    return i < c->req->n_args ? c->req->args[i] : "";
+}
+
+/* --- whoami, tokens ----------------------------------------------------- */
+
+static int
+s_whoami(call_t *c)
+{
+    s_say(c, "%s (%s%s%s)\n", c->user.name, c->user.role,
+          c->user.env[0] ? ", " : "", c->user.env);
+    json_object_set_new(c->json, "name", json_string(c->user.name));
+    json_object_set_new(c->json, "role", json_string(c->user.role));
+    return 0;
+}
+
+static int
+s_token_create(call_t *c)
+{
+    const char *env = s_opt(c, "env"), *ttl = s_opt(c, "ttl");
+    uint64_t ttl_ms = TOKEN_TTL_MS;
+    hoist_error_t err = {0};
+    if (!env || !manifest_name_valid(env)) {
+        return s_refuse(c, HOIST_ERR_USAGE, "token create needs --env ENV");
+    }
+    if (ttl && (duration_parse(ttl, &ttl_ms, &err) != HOIST_OK || ttl_ms == 0 ||
+                ttl_ms > TOKEN_TTL_MAX)) {
+        return s_refuse(c, HOIST_ERR_USAGE, "--ttl takes 1s to 7d, not '%s'",
+                        ttl);
+    }
+    uint8_t raw[24];
+    char token[64];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2base64(token, sizeof token, raw, sizeof raw,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    store_token_t t = {.created_at = controller_now()};
+    t.expires_at = t.created_at + (int64_t)(ttl_ms / 1000);
+    crypto_generichash(t.hash, sizeof t.hash, (uint8_t *)token, strlen(token),
+                       NULL, 0);
+    snprintf(t.env, sizeof t.env, "%s", env);
+    snprintf(t.created_by, sizeof t.created_by, "%s", c->user.name);
+    if (store_token_create(controller_store(c->api->ctl), &t, &err)) {
+        return s_fail(c, &err);
+    }
+    const char *ep = controller_agent_endpoint(c->api->ctl);
+    const char *key = controller_server_key(c->api->ctl);
+    s_say(c,
+          "token for environment %s (one use, expires in %llus):\n  %s\n\n"
+          "On the server, as root:\n"
+          "  echo '%s' > /etc/hoist/controller.key\n"
+          "  hoist-agent enroll --root /var/lib/hoist --controller %s \\\n"
+          "      --controller-key /etc/hoist/controller.key --token %s \\\n"
+          "      --env %s --trust RELEASE-KEY.pub --user USER\n",
+          env, (unsigned long long)(ttl_ms / 1000), token, key, ep, token, env);
+    json_object_set_new(c->json, "token", json_string(token));
+    json_object_set_new(c->json, "env", json_string(env));
+    json_object_set_new(c->json, "expires_at", json_integer(t.expires_at));
+    json_object_set_new(c->json, "server_key", json_string(key));
+    json_object_set_new(c->json, "endpoint", json_string(ep));
+    return 0;
+}
+
+/* --- agents ------------------------------------------------------------- */
+
+static int
+s_agent_row(const store_agent_t *a, void *arg)
+{
+    call_t *c = arg;
+    char flags[64] = "";
+    if (a->cloned) {
+        snprintf(flags, sizeof flags, "CLONED-KEY");
+    }
+    s_say(c, "%-16s %-12s %-9s %-8s %-20s %s\n", a->name, a->env,
+          store_agent_state_name(a->state), a->online ? "online" : "offline",
+          a->facts.hostname[0] ? a->facts.hostname : "-", flags);
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(a->name));
+    json_object_set_new(o, "env", json_string(a->env));
+    json_object_set_new(o, "state",
+                        json_string(store_agent_state_name(a->state)));
+    json_object_set_new(o, "online", json_boolean(a->online));
+    json_object_set_new(o, "cloned", json_boolean(a->cloned));
+    json_object_set_new(o, "tags", json_string(a->tags));
+    json_object_set_new(o, "hostname", json_string(a->facts.hostname));
+    json_object_set_new(o, "os", json_string(a->facts.os));
+    json_object_set_new(o, "agent_version",
+                        json_string(a->facts.agent_version));
+    json_object_set_new(o, "free_disk",
+                        json_integer((json_int_t)a->facts.free_disk));
+    json_object_set_new(o, "last_seen", json_integer(a->last_seen));
+    json_array_append_new(json_object_get(c->json, "agents"), o);
+    return 0;
+}
+
+static int
+s_agents_list(call_t *c)
+{
+    hoist_error_t err = {0};
+    json_object_set_new(c->json, "agents", json_array());
+    s_say(c, "%-16s %-12s %-9s %-8s %-20s %s\n", "NAME", "ENV", "STATE", "LINK",
+          "HOST", "FLAGS");
+    if (store_agent_list(controller_store(c->api->ctl), s_opt(c, "env"),
+                         s_agent_row, c, &err) != HOIST_OK) {
+        return s_fail(c, &err);
+    }
+    return 0;
+}
+
+/* Moves agent args[0] to STATE and tells the ZAP handler. */
+static int
+s_agent_set(call_t *c, store_agent_state_t state)
+{
+    hoist_error_t err = {0};
+    store_agent_t a;
+    store_t *st = controller_store(c->api->ctl);
+    char id[STORE_NAME_SIZE + 8];
+    if (store_agent_get(st, s_arg(c, 0), &a, &err) != HOIST_OK) {
+        return s_fail(c, &err);
+    }
+    snprintf(id, sizeof id, "agent:%s", a.name);
+    if (store_agent_set_state(st, a.name, state, &err) != HOIST_OK ||
+        (state == STORE_AGENT_REVOKED
+             ? zap_deny(controller_zap(c->api->ctl), a.pubkey, &err)
+             : zap_allow(controller_zap(c->api->ctl), a.pubkey, id, &err)) !=
+            HOIST_OK) {
+        return s_fail(c, &err);
+    }
+    if (state == STORE_AGENT_REVOKED) {
+        hub_forget(controller_hub(c->api->ctl), a.name);
+    }
+    log_info("agent %s %s by %s", a.name, store_agent_state_name(state),
+             c->user.name);
+    s_say(c, "agent %s is %s\n", a.name, store_agent_state_name(state));
+    json_object_set_new(c->json, "name", json_string(a.name));
+    json_object_set_new(c->json, "state",
+                        json_string(store_agent_state_name(state)));
+    return 0;
+}
+
+static int
+s_agents_accept(call_t *c)
+{
+    return s_agent_set(c, STORE_AGENT_ACCEPTED);
+}
+
+static int
+s_agents_revoke(call_t *c)
+{
+    return s_agent_set(c, STORE_AGENT_REVOKED);
+}
+
+/* --- trusted release keys ----------------------------------------------- */
+
+static int
+s_trust_add(call_t *c)
+{
+    hoist_error_t err = {0};
+    char text[STORE_TRUSTKEY_SIZE];
+    keys_public_t k;
+    char id[KEYS_ID_HEX_LEN];
+    size_t n = c->req->data.len;
+    if (n == 0 || n >= sizeof text) {
+        return s_refuse(c, HOIST_ERR_USAGE, "trust add needs a .pub file");
+    }
+    memcpy(text, c->req->data.data, n);
+    text[n] = '\0';
+    if (text[n - 1] == '\n') {
+        text[n - 1] = '\0';
+    }
+    if (keys_public_parse(text, &k, &err) != HOIST_OK) {
+        return s_fail(c, &err);
+    }
+    store_trust_t t = {.added_at = controller_now()};
+    snprintf(t.key_id, sizeof t.key_id, "%s", keys_id_hex(k.id, id));
+    snprintf(t.pubkey, sizeof t.pubkey, "%s", text);
+    if (store_trust_add(controller_store(c->api->ctl), &t, &err) != HOIST_OK) {
+        return s_fail(c, &err);
+    }
+    s_say(c, "releases signed by key %s are accepted\n", t.key_id);
+    json_object_set_new(c->json, "key_id", json_string(t.key_id));
+    return 0;
+}
+
+static int
+s_trust_row(const store_trust_t *t, void *arg)
+{
+    call_t *c = arg;
+    s_say(c, "%s  added %lld\n", t->key_id, (long long)t->added_at);
+    json_t *o = json_object();
+    json_object_set_new(o, "key_id", json_string(t->key_id));
+    json_object_set_new(o, "added_at", json_integer(t->added_at));
+    json_array_append_new(json_object_get(c->json, "keys"), o);
+    return 0;
+}
+
+static int
+s_trust_list(call_t *c)
+{
+    hoist_error_t err = {0};
+    json_object_set_new(c->json, "keys", json_array());
+    if (store_trust_list(controller_store(c->api->ctl), s_trust_row, c, &err) !=
+        HOIST_OK) {
+        return s_fail(c, &err);
+    }
+    return 0;
+}
+
+static int
+s_trust_remove(call_t *c)
+{
+    hoist_error_t err = {0};
+    if (store_trust_remove(controller_store(c->api->ctl), s_arg(c, 0), &err) !=
+        HOIST_OK) {
+        return s_fail(c, &err);
+    }
+    s_say(c, "key %s is no longer trusted\n", s_arg(c, 0));
+    return 0;
+}
+
+typedef struct {
+    keys_public_t keys[TRUST_MAX];
+    size_t n;
+} trustset_t;
+
+static int
+s_trust_collect(const store_trust_t *t, void *arg)
+{
+    trustset_t *ts = arg;
+    if (ts->n < TRUST_MAX &&
+        keys_public_parse(t->pubkey, &ts->keys[ts->n], NULL) == HOIST_OK) {
+        ts->n++;
+    }
+    return 0;
+}
+
+/* --- releases ----------------------------------------------------------- */
+
+static int
+s_release_begin(call_t *c)
+{
+    hoist_error_t err = {0};
+    trustset_t *ts = calloc(1, sizeof *ts);
+    char id[ARTIFACTS_ID_SIZE];
+    manifest_t *m = NULL;
+    store_release_t *have = malloc(sizeof *have);
+    int rc = 0;
+    if (!ts || !have ||
+        store_trust_list(controller_store(c->api->ctl), s_trust_collect, ts,
+                         &err) != HOIST_OK ||
+        artifacts_begin(controller_artifacts(c->api->ctl), c->req->data.data,
+                        c->req->data.len, ts->keys, ts->n, id, &m,
+                        &err) != HOIST_OK) {
+        rc = err.code ? s_fail(c, &err)
+                      : s_refuse(c, HOIST_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (store_release_get(controller_store(c->api->ctl), manifest_app(m),
+                          manifest_version(m), have, NULL) == HOIST_OK) {
+        artifacts_abort(controller_artifacts(c->api->ctl), id);
+        rc = s_refuse(c, HOIST_ERR_EXISTS,
+                      "release %s %s exists already: versions never change, "
+                      "publish a new one",
+                      manifest_app(m), manifest_version(m));
+        goto out;
+    }
+    const char *notes = s_opt(c, "notes");
+    zhashx_update(c->api->notes, id, strdup(notes ? notes : ""));
+    json_object_set_new(c->json, "upload", json_string(id));
+    json_object_set_new(c->json, "size",
+                        json_integer((json_int_t)manifest_artifact_size(m)));
+    json_object_set_new(c->json, "chunk", json_integer(ARTIFACTS_CHUNK_MAX));
+    s_say(c, "upload %s: %s %s, %llu bytes\n", id, manifest_app(m),
+          manifest_version(m), (unsigned long long)manifest_artifact_size(m));
+out:
+    manifest_destroy(&m);
+    free(ts);
+    free(have);
+    return rc;
+}
+
+static int
+s_release_chunk(call_t *c)
+{
+    hoist_error_t err = {0};
+    const char *off = s_opt(c, "offset");
+    char *end = NULL;
+    unsigned long long offset = off ? strtoull(off, &end, 10) : 0;
+    if (!off || *end) {
+        return s_refuse(c, HOIST_ERR_USAGE, "release.chunk needs an offset");
+    }
+    if (artifacts_chunk(controller_artifacts(c->api->ctl), s_arg(c, 0), offset,
+                        c->req->data.data, c->req->data.len,
+                        &err) != HOIST_OK) {
+        zhashx_delete(c->api->notes, s_arg(c, 0));
+        return s_fail(c, &err);
+    }
+    json_object_set_new(c->json, "received",
+                        json_integer((json_int_t)(offset + c->req->data.len)));
+    return 0;
+}
+
+/* Records the committed upload M (signed bytes SIGNED) as a release. */
+static hoist_err_t
+s_record_release(call_t *c, const manifest_t *m, const uint8_t *signed_bytes,
+                 size_t signed_len, hoist_error_t *err)
+{
+    store_release_t *r = calloc(1, sizeof *r);
+    if (!r || signed_len > sizeof r->manifest) {
+        free(r);
+        return error_set(err, HOIST_ERR_NOMEM, "out of memory");
+    }
+    const char *notes = zhashx_lookup(c->api->notes, s_arg(c, 0));
+    snprintf(r->app, sizeof r->app, "%s", manifest_app(m));
+    snprintf(r->version, sizeof r->version, "%s", manifest_version(m));
+    r->sequence = manifest_sequence(m);
+    digest_hex(manifest_artifact_digest(m), r->digest);
+    r->size = manifest_artifact_size(m);
+    memcpy(r->manifest, signed_bytes, signed_len);
+    r->manifest_len = signed_len;
+    snprintf(r->notes, sizeof r->notes, "%s", notes ? notes : "");
+    r->created_at = controller_now();
+    hoist_err_t rc = store_release_add(controller_store(c->api->ctl), r, err);
+    free(r);
+    return rc;
+}
+
+static int
+s_release_commit(call_t *c)
+{
+    hoist_error_t err = {0};
+    uint8_t *signed_bytes = NULL;
+    size_t signed_len = 0;
+    manifest_t *m =
+        artifacts_commit(controller_artifacts(c->api->ctl), s_arg(c, 0),
+                         &signed_bytes, &signed_len, &err);
+    int rc = 0;
+    if (!m ||
+        s_record_release(c, m, signed_bytes, signed_len, &err) != HOIST_OK) {
+        rc = s_fail(c, &err);
+    } else {
+        log_info("release %s %s created by %s", manifest_app(m),
+                 manifest_version(m), c->user.name);
+        s_say(c, "release %s %s stored (%llu bytes, verified)\n",
+              manifest_app(m), manifest_version(m),
+              (unsigned long long)manifest_artifact_size(m));
+        json_object_set_new(c->json, "app", json_string(manifest_app(m)));
+        json_object_set_new(c->json, "version",
+                            json_string(manifest_version(m)));
+    }
+    zhashx_delete(c->api->notes, s_arg(c, 0));
+    free(signed_bytes);
+    manifest_destroy(&m);
+    return rc;
+}
+
+static int
+s_release_row(const store_release_t *r, void *arg)
+{
+    call_t *c = arg;
+    s_say(c, "%-16s %-16s %10llu %12llu\n", r->app, r->version,
+          (unsigned long long)r->sequence, (unsigned long long)r->size);
+    json_t *o = json_object();
+    json_object_set_new(o, "app", json_string(r->app));
+    json_object_set_new(o, "version", json_string(r->version));
+    json_object_set_new(o, "sequence", json_integer((json_int_t)r->sequence));
+    json_object_set_new(o, "size", json_integer((json_int_t)r->size));
+    json_object_set_new(o, "digest", json_string(r->digest));
+    json_object_set_new(o, "created_at", json_integer(r->created_at));
+    json_array_append_new(json_object_get(c->json, "releases"), o);
+    return 0;
+}
+
+static int
+s_release_list(call_t *c)
+{
+    hoist_error_t err = {0};
+    json_object_set_new(c->json, "releases", json_array());
+    s_say(c, "%-16s %-16s %10s %12s\n", "APP", "VERSION", "SEQUENCE", "BYTES");
+    const char *app = c->req->n_args ? s_arg(c, 0) : s_opt(c, "app");
+    if (store_release_list(controller_store(c->api->ctl), app, s_release_row, c,
+                           &err) != HOIST_OK) {
+        return s_fail(c, &err);
+    }
+    return 0;
+}
+
+static int
+s_release_show(call_t *c)
+{
+    hoist_error_t err = {0};
+    store_release_t *r = malloc(sizeof *r);
+    int rc = 0;
+    if (!r || store_release_get(controller_store(c->api->ctl), s_arg(c, 0),
+                                s_arg(c, 1), r, &err) != HOIST_OK) {
+        rc = s_fail(c, &err);
+    } else {
+        s_say(c,
+              "%s %s\n  sequence %llu\n  artifact %llu bytes, blake2b-256 "
+              "%s\n  notes:\n%s\n",
+              r->app, r->version, (unsigned long long)r->sequence,
+              (unsigned long long)r->size, r->digest,
+              r->notes[0] ? r->notes : "  (none)");
+        json_object_set_new(c->json, "app", json_string(r->app));
+        json_object_set_new(c->json, "version", json_string(r->version));
+        json_object_set_new(c->json, "sequence",
+                            json_integer((json_int_t)r->sequence));
+        json_object_set_new(c->json, "digest", json_string(r->digest));
+        json_object_set_new(c->json, "size", json_integer((json_int_t)r->size));
+        json_object_set_new(c->json, "notes", json_string(r->notes));
+    }
+    free(r);
+    return rc;
+}
+
+/* --- deployments -------------------------------------------------------- */
+
+static int
+s_accepted_agent(const store_agent_t *a, void *arg)
+{
+    if (a->state == STORE_AGENT_ACCEPTED) {
+        zlistx_add_end(arg, (void *)a->name);
+    }
+    return 0;
+}
+
+/* Records deployment D with a task per accepted agent of its environment,
+ * all in one transaction, then hands it to the hub. */
+static hoist_err_t
+s_create_deployment(call_t *c, store_deployment_t *d, hoist_error_t *err)
+{
+    store_t *st = controller_store(c->api->ctl);
+    zlistx_t *agents = zlistx_new();
+    zlistx_set_duplicator(agents, (zlistx_duplicator_fn *)strdup);
+    zlistx_set_destructor(agents, (zlistx_destructor_fn *)zstr_free);
+    hoist_err_t rc =
+        store_agent_list(st, d->env, s_accepted_agent, agents, err);
+    if (rc == HOIST_OK && zlistx_size(agents) == 0) {
+        rc = error_set(err, HOIST_ERR_NOTFOUND,
+                       "environment %s has no accepted agents (see `hoist "
+                       "agents`)",
+                       d->env);
+    }
+    if (rc == HOIST_OK && (rc = store_begin(st, err)) == HOIST_OK) {
+        rc = store_deployment_create(st, d, &d->id, err);
+        store_task_t *t = calloc(1, sizeof *t);
+        for (char *n = zlistx_first(agents); t && rc == HOIST_OK && n;
+             n = zlistx_next(agents)) {
+            t->deployment_id = d->id;
+            t->updated_at = d->created_at;
+            snprintf(t->agent, sizeof t->agent, "%s", n);
+            rc = store_task_create(st, t, err);
+        }
+        free(t);
+        rc = rc == HOIST_OK ? store_commit(st, err) : rc;
+        if (rc != HOIST_OK) {
+            store_rollback(st, NULL);
+        }
+    }
+    zlistx_destroy(&agents);
+    return rc == HOIST_OK ? hub_start(controller_hub(c->api->ctl), d->id, err)
+                          : rc;
+}
+
+static int
+s_start(call_t *c, const char *app, const char *version, const char *env,
+        store_deploy_kind_t kind)
+{
+    hoist_error_t err = {0};
+    store_deployment_t d = {.kind = kind,
+                            .state = STORE_DEPLOY_RUNNING,
+                            .created_at = controller_now()};
+    if (!env || !manifest_name_valid(env)) {
+        return s_refuse(c, HOIST_ERR_USAGE, "which environment? (--env ENV)");
+    }
+    snprintf(d.app, sizeof d.app, "%s", app);
+    snprintf(d.version, sizeof d.version, "%s", version);
+    snprintf(d.env, sizeof d.env, "%s", env);
+    snprintf(d.created_by, sizeof d.created_by, "%s", c->user.name);
+    if (s_create_deployment(c, &d, &err) != HOIST_OK) {
+        return s_fail(c, &err);
+    }
+    log_info("deployment %lld: %s %s %s to %s by %s", (long long)d.id,
+             store_deploy_kind_name(kind), app, version, env, c->user.name);
+    s_say(c, "deployment %lld: %s %s to %s\n", (long long)d.id, app, version,
+          env);
+    json_object_set_new(c->json, "deployment", json_integer(d.id));
+    return 0;
+}
+
+static int
+s_deploy(call_t *c)
+{
+    return s_start(c, s_arg(c, 0), s_arg(c, 1), s_opt(c, "env"),
+                   STORE_KIND_DEPLOY);
+}
+
+typedef struct {
+    const char *app, *env;
+    char live[STORE_VERSION_SIZE];   /* latest succeeded version */
+    char before[STORE_VERSION_SIZE]; /* the one before it */
+} rollback_find_t;
+
+static int
+s_rollback_scan(const store_deployment_t *d, void *arg)
+{
+    rollback_find_t *f = arg;
+    if (strcmp(d->env, f->env) != 0 || d->state != STORE_DEPLOY_SUCCEEDED) {
+        return 0;
+    }
+    if (!f->live[0]) {
+        snprintf(f->live, sizeof f->live, "%s", d->version);
+    } else if (strcmp(d->version, f->live) != 0) {
+        snprintf(f->before, sizeof f->before, "%s", d->version);
+        return 1; /* newest first: the first other version is it */
+    }
+    return 0;
+}
+
+static int
+s_rollback(call_t *c)
+{
+    rollback_find_t f = {.app = s_arg(c, 0), .env = s_opt(c, "env")};
+    const char *to = s_opt(c, "to");
+    hoist_error_t err = {0};
+    if (!f.env) {
+        return s_refuse(c, HOIST_ERR_USAGE, "rollback needs --env ENV");
+    }
+    if (!to) {
+        if (store_deployment_list(controller_store(c->api->ctl), f.app,
+                                  s_rollback_scan, &f, &err) != HOIST_OK) {
+            return s_fail(c, &err);
+        }
+        if (!f.before[0]) {
+            return s_refuse(c, HOIST_ERR_NOTFOUND,
+                            "%s has no earlier release that succeeded in %s "
+                            "to roll back to (name one with --to)",
+                            f.app, f.env);
+        }
+        to = f.before;
+    }
+    return s_start(c, f.app, to, f.env, STORE_KIND_ROLLBACK);
+}
+
+static int
+s_task_row(const store_task_t *t, void *arg)
+{
+    call_t *c = arg;
+    bool online = hub_online(controller_hub(c->api->ctl), t->agent);
+    s_say(c, "  %-16s %-12s %-16s %-12s%s\n", t->agent,
+          store_task_state_name(t->state), t->step[0] ? t->step : "-",
+          t->live_version[0] ? t->live_version : "-",
+          online ? "" : "  (offline)");
+    json_t *o = json_object();
+    json_object_set_new(o, "agent", json_string(t->agent));
+    json_object_set_new(o, "state",
+                        json_string(store_task_state_name(t->state)));
+    json_object_set_new(o, "step", json_string(t->step));
+    json_object_set_new(o, "live", json_string(t->live_version));
+    json_object_set_new(o, "online", json_boolean(online));
+    json_object_set_new(o, "message", json_string(t->message));
+    json_array_append_new(json_object_get(c->json, "tasks"), o);
+    return 0;
+}
+
+static void
+s_deployment_json(json_t *o, const store_deployment_t *d)
+{
+    json_object_set_new(o, "id", json_integer(d->id));
+    json_object_set_new(o, "app", json_string(d->app));
+    json_object_set_new(o, "version", json_string(d->version));
+    json_object_set_new(o, "env", json_string(d->env));
+    json_object_set_new(o, "kind",
+                        json_string(store_deploy_kind_name(d->kind)));
+    json_object_set_new(o, "state",
+                        json_string(store_deploy_state_name(d->state)));
+    json_object_set_new(o, "created_by", json_string(d->created_by));
+    json_object_set_new(o, "created_at", json_integer(d->created_at));
+    json_object_set_new(o, "finished_at", json_integer(d->finished_at));
+}
+
+static int
+s_deployment_show(call_t *c)
+{
+    hoist_error_t err = {0};
+    store_deployment_t d;
+    char *end = NULL;
+    long long id = strtoll(s_arg(c, 0), &end, 10);
+    if (!s_arg(c, 0)[0] || *end) {
+        return s_refuse(c, HOIST_ERR_USAGE, "a deployment id is a number");
+    }
+    if (store_deployment_get(controller_store(c->api->ctl), id, &d, &err)) {
+        return s_fail(c, &err);
+    }
+    s_deployment_json(c->json, &d);
+    json_object_set_new(c->json, "tasks", json_array());
+    s_say(c, "deployment %lld: %s %s %s to %s, %s\n", (long long)d.id,
+          store_deploy_kind_name(d.kind), d.app, d.version, d.env,
+          store_deploy_state_name(d.state));
+    s_say(c, "  %-16s %-12s %-16s %-12s\n", "AGENT", "STATE", "STEP", "LIVE");
+    if (store_task_list(controller_store(c->api->ctl), id, s_task_row, c,
+                        &err) != HOIST_OK) {
+        return s_fail(c, &err);
+    }
+    return 0;
+}
+
+static int
+s_deployment_row(const store_deployment_t *d, void *arg)
+{
+    call_t *c = arg;
+    s_say(c, "%6lld  %-8s %-16s %-16s %-12s %s\n", (long long)d->id,
+          store_deploy_kind_name(d->kind), d->app, d->version, d->env,
+          store_deploy_state_name(d->state));
+    json_t *o = json_object();
+    s_deployment_json(o, d);
+    json_array_append_new(json_object_get(c->json, "deployments"), o);
+    return 0;
+}
+
+static int
+s_deployments(call_t *c)
+{
+    hoist_error_t err = {0};
+    json_object_set_new(c->json, "deployments", json_array());
+    s_say(c, "%6s  %-8s %-16s %-16s %-12s %s\n", "ID", "KIND", "APP", "VERSION",
+          "ENV", "STATE");
+    const char *app = c->req->n_args ? s_arg(c, 0) : s_opt(c, "app");
+    if (store_deployment_list(controller_store(c->api->ctl), app,
+                              s_deployment_row, c, &err) != HOIST_OK) {
+        return s_fail(c, &err);
+    }
+    return 0;
+}
+
+static int
+s_log_row(const store_task_t *t, void *arg)
+{
+    call_t *c = arg;
+    const char *only = s_opt(c, "agent");
+    if (only && strcmp(only, t->agent) != 0) {
+        return 0;
+    }
+    s_say(c, "== %s: %s%s%s\n%s\n", t->agent, store_task_state_name(t->state),
+          t->step[0] ? " at " : "", t->step, t->message);
+    json_t *o = json_object();
+    json_object_set_new(o, "agent", json_string(t->agent));
+    json_object_set_new(o, "state",
+                        json_string(store_task_state_name(t->state)));
+    json_object_set_new(o, "message", json_string(t->message));
+    json_array_append_new(json_object_get(c->json, "logs"), o);
+    return 0;
+}
+
+static int
+s_logs(call_t *c)
+{
+    hoist_error_t err = {0};
+    json_object_set_new(c->json, "logs", json_array());
+    if (store_task_list(controller_store(c->api->ctl),
+                        strtoll(s_arg(c, 0), NULL, 10), s_log_row, c,
+                        &err) != HOIST_OK) {
+        return s_fail(c, &err);
+    }
+    return 0;
+}
+
+/* status: for each (environment, app), its newest deployment. */
+static int
+s_status_row(const store_deployment_t *d, void *arg)
+{
+    call_t *c = arg;
+    char key[STORE_NAME_SIZE * 2 + 2];
+    snprintf(key, sizeof key, "%s/%s", d->env, d->app);
+    json_t *seen = json_object_get(c->json, "status");
+    if (json_object_get(seen, key)) {
+        return 0; /* newest first: an older one of the pair */
+    }
+    json_t *o = json_object();
+    s_deployment_json(o, d);
+    json_object_set_new(seen, key, o);
+    s_say(c, "%-12s %-16s %-16s %-12s deployment %lld\n", d->env, d->app,
+          d->version, store_deploy_state_name(d->state), (long long)d->id);
+    return 0;
+}
+
+static int
+s_status(call_t *c)
+{
+    hoist_error_t err = {0};
+    json_object_set_new(c->json, "status", json_object());
+    s_say(c, "%-12s %-16s %-16s %-12s\n", "ENV", "APP", "VERSION", "STATE");
+    const char *app = c->req->n_args ? s_arg(c, 0) : s_opt(c, "app");
+    if (store_deployment_list(controller_store(c->api->ctl), app, s_status_row,
+                              c, &err) != HOIST_OK) {
+        return s_fail(c, &err);
+    }
+    return 0;
+}
+
+/* --- the table ---------------------------------------------------------- */
+
+static const command_t s_commands[] = {
+    {"whoami", s_whoami, 0, false, "whoami"},
+    {"token.create", s_token_create, 0, false, "token create --env ENV"},
+    {"agents.list", s_agents_list, 0, false, "agents [list] [--env ENV]"},
+    {"agents.accept", s_agents_accept, 1, false, "agents accept NAME"},
+    {"agents.revoke", s_agents_revoke, 1, false, "agents revoke NAME"},
+    {"trust.add", s_trust_add, 0, true, "trust add PUBFILE"},
+    {"trust.list", s_trust_list, 0, true, "trust list"},
+    {"trust.remove", s_trust_remove, 1, true, "trust remove KEYID"},
+    {"release.begin", s_release_begin, 0, false, "release create ..."},
+    {"release.chunk", s_release_chunk, 1, false, "release create ..."},
+    {"release.commit", s_release_commit, 1, false, "release create ..."},
+    {"release.list", s_release_list, SIZE_MAX, false, "release list [APP]"},
+    {"release.show", s_release_show, 2, false, "release show APP VERSION"},
+    {"deploy", s_deploy, 2, false, "deploy APP VERSION --env ENV"},
+    {"rollback", s_rollback, 1, false, "rollback APP --env ENV [--to V]"},
+    {"deployment.show", s_deployment_show, 1, false, "deployment show ID"},
+    {"deployments", s_deployments, SIZE_MAX, false, "deployments [APP]"},
+    {"logs", s_logs, 1, false, "logs ID [--agent NAME]"},
+    {"status", s_status, SIZE_MAX, false, "status [APP]"},
+};
+
+static const command_t *
+s_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof s_commands / sizeof *s_commands; i++) {
+        if (strcmp(s_commands[i].name, name) == 0) {
+            return &s_commands[i];
+        }
+    }
+    return NULL;
+}
+
+/* Runs the request in C after checking the caller and the arguments. */
+static void
+s_run(call_t *c, const char *uid)
+{
+    hoist_error_t err = {0};
+    const command_t *cmd = s_find(c->req->command);
+    if (strncmp(uid, "user:", 5) != 0 ||
+        store_user_get(controller_store(c->api->ctl), uid + 5, &c->user,
+                       &err) != HOIST_OK) {
+        s_refuse(c, HOIST_ERR_AUTH, "refused: this key is not a user here");
+    } else if (!cmd) {
+        s_refuse(c, HOIST_ERR_USAGE, "unknown command '%s'", c->req->command);
+    } else if (cmd->nargs != SIZE_MAX && c->req->n_args != cmd->nargs) {
+        s_refuse(c, HOIST_ERR_USAGE, "usage: hoist %s", cmd->usage);
+    } else if (cmd->admin && strcmp(c->user.role, "admin") != 0) {
+        s_refuse(c, HOIST_ERR_AUTH,
+                 "refused: %s needs the admin role (%s has "
+                 "%s)",
+                 cmd->usage, c->user.name, c->user.role);
+    } else {
+        c->exit = cmd->fn(c);
+    }
+}
+
+static void
+s_reply(call_t *c, zsock_t *sock, zframe_t *routing, uint64_t id)
+{
+    fflush(c->out);
+    char *json = json_dumps(c->json, JSON_COMPACT);
+    envelope_t e = HOIST__ENVELOPE__INIT;
+    Hoist__ApiReply reply = HOIST__API_REPLY__INIT;
+    reply.exit = c->exit;
+    reply.text = c->text ? c->text : "";
+    reply.json = json ? json : "{}";
+    e.id = id;
+    e.body_case = HOIST__ENVELOPE__BODY_REPLY;
+    e.reply = &reply;
+    controller_send(sock, routing, &e);
+    free(json);
+}
+
+void
+api_on_message(api_t *self, zsock_t *sock, zframe_t *routing, zframe_t *body)
+{
+    const char *uid = zap_user_id(body);
+    if (!uid) {
+        return;
+    }
+    hoist_error_t err = {0};
+    envelope_t *e = envelope_unpack(zframe_data(body), zframe_size(body),
+                                    ENVELOPE_MAX_BYTES, &err);
+    if (!e || e->body_case != HOIST__ENVELOPE__BODY_REQUEST) {
+        envelope_t out;
+        Hoist__Error eb;
+        envelope_error(&out, &eb, e ? e->id : 0, HOIST_ERR_PROTOCOL,
+                       e ? "only requests are served here" : err.msg);
+        controller_send(sock, routing, &out);
+        envelope_destroy(&e);
+        return;
+    }
+    call_t c = {.api = self, .req = e->request, .json = json_object()};
+    c.out = open_memstream(&c.text, &c.text_len);
+    if (c.out) {
+        s_run(&c, uid);
+        s_reply(&c, sock, routing, e->id);
+        fclose(c.out);
+    }
+    free(c.text);
+    json_decref(c.json);
+    envelope_destroy(&e);
+}
+
+api_t *
+api_new(controller_t *ctl, hoist_error_t *err)
+{
+    (void)err;
+    api_t *self = zmalloc(sizeof *self);
+    self->ctl = ctl;
+    self->notes = zhashx_new();
+    zhashx_set_destructor(self->notes, (zhashx_destructor_fn *)zstr_free);
+    return self;
+}
+
+void
+api_destroy(api_t **p)
+{
+    if (p && *p) {
+        zhashx_destroy(&(*p)->notes);
+        free(*p);
+        *p = NULL;
+    }
+}
+
+void
+api_tick(api_t *self, int64_t now_ms)
+{
+    if (artifacts_expire(controller_artifacts(self->ctl), (uint64_t)now_ms)) {
+        log_info("dropped idle uploads");
+    }
+}

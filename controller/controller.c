@@ -1,0 +1,440 @@
+/*
+ * controller: see controller.h.
+ */
+#include "controller.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "artifacts.h"
+#include "atomicfile.h"
+#include "hub.h"
+#include "log.h"
+#include "monotime.h"
+#include "store.h"
+#include "tree.h"
+#include "yamlfile.h"
+#include "zap.h"
+
+struct controller {
+    char data_dir[PATH_MAX];
+    char agent_bind[256], api_bind[256];
+    char agent_endpoint[256], api_endpoint[256];
+    uint32_t heartbeat_ms;
+    store_t *store;
+    artifacts_t *artifacts;
+    zap_t *zap;
+    zcert_t *cert;
+    zsock_t *agents;
+    zsock_t *api_sock;
+    hub_t *hub;
+    api_t *api;
+    zloop_t *loop;
+    bool zap_died;
+};
+
+int64_t
+controller_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+store_t *
+controller_store(controller_t *self)
+{
+    return self->store;
+}
+
+artifacts_t *
+controller_artifacts(controller_t *self)
+{
+    return self->artifacts;
+}
+
+zap_t *
+controller_zap(controller_t *self)
+{
+    return self->zap;
+}
+
+hub_t *
+controller_hub(controller_t *self)
+{
+    return self->hub;
+}
+
+zsock_t *
+controller_agents_sock(controller_t *self)
+{
+    return self->agents;
+}
+
+const char *
+controller_server_key(controller_t *self)
+{
+    return zcert_public_txt(self->cert);
+}
+
+const char *
+controller_agent_endpoint(controller_t *self)
+{
+    return self->agent_endpoint;
+}
+
+const char *
+controller_api_endpoint(controller_t *self)
+{
+    return self->api_endpoint;
+}
+
+const char *
+controller_data_dir(controller_t *self)
+{
+    return self->data_dir;
+}
+
+uint32_t
+controller_heartbeat_ms(controller_t *self)
+{
+    return self->heartbeat_ms;
+}
+
+void
+controller_send(zsock_t *sock, zframe_t *routing, envelope_t *e)
+{
+    size_t len = 0;
+    uint8_t *buf = envelope_pack(e, &len);
+    if (!buf) {
+        return;
+    }
+    zmsg_t *msg = zmsg_new();
+    zmsg_append(msg, &(zframe_t *){zframe_dup(routing)});
+    zmsg_addmem(msg, buf, len);
+    free(buf);
+    /* ROUTER_MANDATORY: a peer that has gone fails at once (EHOSTUNREACH)
+     * instead of silently; either way the message is dropped. */
+    if (zmsg_send(&msg, sock) != 0) {
+        zmsg_destroy(&msg);
+    }
+}
+
+/* --- the data directory ------------------------------------------------- */
+
+static void
+s_path(const char *dir, const char *rel, char *out, size_t len)
+{
+    snprintf(out, len, "%s/%s", dir, rel);
+}
+
+/* Reads DIR/controller.conf's endpoints (strict YAML). */
+static hoist_err_t
+s_read_conf(controller_t *self, hoist_error_t *err)
+{
+    static const char *const keys[] = {"agent_endpoint", "api_endpoint", NULL};
+    char path[PATH_MAX + 32];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    s_path(self->data_dir, "controller.conf", path, sizeof path);
+    hoist_err_t rc = atomicfile_read(path, 64 * 1024, &buf, &len, err);
+    if (rc != HOIST_OK) {
+        error_prefix(err,
+                     "%s is not a controller data directory (run "
+                     "hoist-controller init)",
+                     self->data_dir);
+        return rc;
+    }
+    yamlfile_t *yf = yamlfile_load((const char *)buf, len, 64 * 1024, path,
+                                   HOIST_ERR_USAGE, err);
+    free(buf);
+    if (!yf) {
+        return HOIST_ERR_USAGE;
+    }
+    yaml_node_t *root = NULL;
+    rc = yamlfile_root(yf, &root, err);
+    yamlfile_pair_t p;
+    for (size_t i = 0; rc == HOIST_OK && yamlfile_next(yf, root, "", &i, &p);) {
+        char *v = NULL;
+        int k = yamlfile_key(yf, &p, keys, err);
+        if (k < 0 || (rc = yamlfile_string(yf, &p, &v, err)) != HOIST_OK) {
+            rc = k < 0 ? HOIST_ERR_USAGE : rc;
+            break;
+        }
+        /* A flag given to `run` wins over the file. */
+        char *dst = k == 0 ? self->agent_bind : self->api_bind;
+        if (!dst[0]) {
+            snprintf(dst, sizeof self->agent_bind, "%s", v);
+        }
+        free(v);
+    }
+    yamlfile_destroy(&yf);
+    return rc;
+}
+
+static zcert_t *
+s_load_cert(const char *dir, const char *name, hoist_error_t *err)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/keys/%s_secret", dir, name);
+    struct stat st;
+    if (stat(path, &st) != 0 || (st.st_mode & 077)) {
+        error_set(err, HOIST_ERR_KEY,
+                  "%s is missing or readable by group or others (chmod 600)",
+                  path);
+        return NULL;
+    }
+    zcert_t *cert = zcert_load(path);
+    if (!cert) {
+        error_set(err, HOIST_ERR_KEY, "cannot load certificate %s", path);
+    }
+    return cert;
+}
+
+/* --- ZAP: every known key, before any bind ------------------------------ */
+
+static int
+s_zap_agent(const store_agent_t *a, void *arg)
+{
+    controller_t *self = arg;
+    char id[STORE_NAME_SIZE + 8];
+    snprintf(id, sizeof id, "agent:%s", a->name);
+    hoist_error_t e;
+    hoist_err_t rc = a->state == STORE_AGENT_REVOKED
+                         ? zap_deny(self->zap, a->pubkey, &e)
+                         : zap_allow(self->zap, a->pubkey, id, &e);
+    if (rc != HOIST_OK) {
+        log_warn("zap: agent %s: %s", a->name, e.msg);
+    }
+    return 0;
+}
+
+static int
+s_zap_user(const store_user_t *u, void *arg)
+{
+    controller_t *self = arg;
+    char id[STORE_NAME_SIZE + 8];
+    snprintf(id, sizeof id, "user:%s", u->name);
+    hoist_error_t e;
+    if (zap_allow(self->zap, u->pubkey, id, &e) != HOIST_OK) {
+        log_warn("zap: user %s: %s", u->name, e.msg);
+    }
+    return 0;
+}
+
+static hoist_err_t
+s_start_zap(controller_t *self, hoist_error_t *err)
+{
+    self->zap = zap_new(err);
+    if (!self->zap) {
+        return HOIST_ERR_IO;
+    }
+    hoist_err_t rc =
+        store_agent_list(self->store, NULL, s_zap_agent, self, err);
+    if (rc == HOIST_OK) {
+        rc = store_user_list(self->store, s_zap_user, self, err);
+    }
+    return rc;
+}
+
+/* --- sockets ------------------------------------------------------------ */
+
+/* The endpoint a peer should dial for a socket bound to BIND: a wildcard
+ * host becomes this machine's name. */
+static void
+s_advertise(zsock_t *sock, const char *bind, char *out, size_t len)
+{
+    char *last = zsock_last_endpoint(sock);
+    const char *ep = last ? last : bind;
+    const char *wild = strstr(ep, "0.0.0.0");
+    if (wild) {
+        char host[256] = "localhost";
+        gethostname(host, sizeof host - 1);
+        snprintf(out, len, "%.*s%s%s", (int)(wild - ep), ep, host, wild + 7);
+    } else {
+        snprintf(out, len, "%s", ep);
+    }
+    free(last);
+}
+
+static zsock_t *
+s_bind(controller_t *self, const char *domain, const char *bind, char *adv,
+       size_t advlen, hoist_error_t *err)
+{
+    zsock_t *s = zap_server_socket(ZMQ_ROUTER, self->cert, domain,
+                                   ENVELOPE_MAX_BYTES, err);
+    if (!s) {
+        return NULL;
+    }
+    zsock_set_router_mandatory(s, 1);
+    zsock_set_linger(s, 0);
+    zsock_set_sndhwm(s, 10000);
+    if (zsock_bind(s, "%s", bind) < 0) {
+        error_errno(err, HOIST_ERR_IO, errno, "cannot bind %s (%s socket)",
+                    bind, domain);
+        zsock_destroy(&s);
+        return NULL;
+    }
+    s_advertise(s, bind, adv, advlen);
+    return s;
+}
+
+/* --- the loop ----------------------------------------------------------- */
+
+static int
+s_on_agents(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    controller_t *self = arg;
+    zmsg_t *msg = zmsg_recv(sock);
+    if (!msg) {
+        return 0;
+    }
+    zframe_t *routing = zmsg_pop(msg);
+    zframe_t *body = zmsg_pop(msg);
+    if (routing && body && zmsg_size(msg) == 0) {
+        hub_on_message(self->hub, routing, body);
+    }
+    zframe_destroy(&routing);
+    zframe_destroy(&body);
+    zmsg_destroy(&msg);
+    return 0;
+}
+
+static int
+s_on_api(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    controller_t *self = arg;
+    zmsg_t *msg = zmsg_recv(sock);
+    if (!msg) {
+        return 0;
+    }
+    zframe_t *routing = zmsg_pop(msg);
+    zframe_t *body = zmsg_pop(msg);
+    if (routing && body && zmsg_size(msg) == 0) {
+        api_on_message(self->api, sock, routing, body);
+    }
+    zframe_destroy(&routing);
+    zframe_destroy(&body);
+    zmsg_destroy(&msg);
+    return 0;
+}
+
+/* The ZAP handler's pipe is readable only when it stopped: stop serving
+ * rather than serve a single peer without authentication. */
+static int
+s_on_zap(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    (void)sock;
+    controller_t *self = arg;
+    if (!zap_alive(self->zap)) {
+        log_error("the ZAP handler stopped: refusing to serve without it");
+        self->zap_died = true;
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_on_tick(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    controller_t *self = arg;
+    hub_tick(self->hub, (int64_t)monotime_ms());
+    api_tick(self->api, (int64_t)monotime_ms());
+    return 0;
+}
+
+static hoist_err_t
+s_open_parts(controller_t *self, hoist_error_t *err)
+{
+    char path[PATH_MAX + 32];
+    hoist_err_t rc = s_read_conf(self, err);
+    if (rc != HOIST_OK) {
+        return rc;
+    }
+    s_path(self->data_dir, "controller.db", path, sizeof path);
+    if (!(self->store = store_open(path, err)) ||
+        !(self->artifacts = artifacts_open(self->data_dir, err)) ||
+        !(self->cert = s_load_cert(self->data_dir, "server", err))) {
+        return err ? err->code : HOIST_ERR_IO;
+    }
+    /* Old connections are gone: nobody is online until they say hello. */
+    return store_agent_reset_online(self->store, err);
+}
+
+controller_t *
+controller_new(const controller_opts_t *o, hoist_error_t *err)
+{
+    controller_t *self = zmalloc(sizeof *self);
+    snprintf(self->data_dir, sizeof self->data_dir, "%s", o->data_dir);
+    snprintf(self->agent_bind, sizeof self->agent_bind, "%s",
+             o->agent_endpoint ? o->agent_endpoint : "");
+    snprintf(self->api_bind, sizeof self->api_bind, "%s",
+             o->api_endpoint ? o->api_endpoint : "");
+    self->heartbeat_ms =
+        o->heartbeat_ms ? o->heartbeat_ms : CONTROLLER_HEARTBEAT_MS;
+    if (s_open_parts(self, err) != HOIST_OK ||
+        s_start_zap(self, err) != HOIST_OK ||
+        !(self->agents =
+              s_bind(self, ZAP_DOMAIN_AGENTS,
+                     self->agent_bind[0] ? self->agent_bind
+                                         : CONTROLLER_AGENT_ENDPOINT,
+                     self->agent_endpoint, sizeof self->agent_endpoint, err)) ||
+        !(self->api_sock = s_bind(
+              self, ZAP_DOMAIN_API,
+              self->api_bind[0] ? self->api_bind : CONTROLLER_API_ENDPOINT,
+              self->api_endpoint, sizeof self->api_endpoint, err)) ||
+        !(self->hub = hub_new(self, err)) ||
+        !(self->api = api_new(self, err))) {
+        controller_destroy(&self);
+    }
+    return self;
+}
+
+void
+controller_destroy(controller_t **p)
+{
+    if (!p || !*p) {
+        return;
+    }
+    controller_t *self = *p;
+    zloop_destroy(&self->loop);
+    api_destroy(&self->api);
+    hub_destroy(&self->hub);
+    zsock_destroy(&self->agents);
+    zsock_destroy(&self->api_sock);
+    zap_destroy(&self->zap);
+    zcert_destroy(&self->cert);
+    artifacts_destroy(&self->artifacts);
+    store_close(&self->store);
+    free(self);
+    *p = NULL;
+}
+
+hoist_err_t
+controller_run(controller_t *self, hoist_error_t *err)
+{
+    self->loop = zloop_new();
+    zloop_reader(self->loop, self->agents, s_on_agents, self);
+    zloop_reader(self->loop, self->api_sock, s_on_api, self);
+    zloop_reader(self->loop, zap_sock(self->zap), s_on_zap, self);
+    zloop_timer(self->loop, self->heartbeat_ms / 2 ? self->heartbeat_ms / 2 : 1,
+                0, s_on_tick, self);
+    log_info("serving agents on %s and the API on %s", self->agent_endpoint,
+             self->api_endpoint);
+    zloop_start(self->loop);
+    if (self->zap_died) {
+        return error_set(err, HOIST_ERR_AUTH,
+                         "the ZAP handler stopped; stopped serving");
+    }
+    log_info("stopped");
+    return HOIST_OK;
+}

@@ -1,0 +1,74 @@
+/*
+ * controller: hoist-controller's root object. One thread, one zloop: the
+ * agents' ROUTER, the CLI's ROUTER, the ZAP handler's pipe and a
+ * heartbeat timer are its readers; the hub (agents) and the api (CLI)
+ * handle what arrives. Every state change goes to the store before it is
+ * acted on, so a restarted controller resumes where it stood.
+ *
+ * Start-up order matters for safety: the ZAP handler is running and
+ * loaded with every known key before the first bind, and every server
+ * socket sets ZMQ_ZAP_ENFORCE_DOMAIN, so no connection is ever admitted
+ * unauthenticated. If the handler dies, the loop ends and the controller
+ * stops serving.
+ */
+#ifndef HOIST_CONTROLLER_H
+#define HOIST_CONTROLLER_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "envelope.h"
+#include "error.h"
+
+typedef struct controller controller_t;
+typedef struct store store_t;
+typedef struct artifacts artifacts_t;
+typedef struct zap zap_t;
+typedef struct hub hub_t;
+
+#define CONTROLLER_AGENT_ENDPOINT "tcp://*:7600"
+#define CONTROLLER_API_ENDPOINT   "tcp://127.0.0.1:7601"
+#define CONTROLLER_HEARTBEAT_MS   5000
+
+typedef struct {
+    const char *data_dir;
+    const char *agent_endpoint; /* NULL: CONTROLLER_AGENT_ENDPOINT */
+    const char *api_endpoint;   /* NULL: CONTROLLER_API_ENDPOINT */
+    uint32_t heartbeat_ms;      /* 0: CONTROLLER_HEARTBEAT_MS */
+} controller_opts_t;
+
+/* Opens the data directory made by controller_init, starts the ZAP
+ * handler with every known key, binds both sockets. NULL with ERR set when
+ * any of it fails (nothing is left bound). Owned by the caller. */
+controller_t *controller_new(const controller_opts_t *o, hoist_error_t *err);
+
+void controller_destroy(controller_t **p);
+
+/* Serves until interrupted (SIGINT/SIGTERM) or the ZAP handler dies.
+ * Returns HOIST_OK on an orderly stop. */
+hoist_err_t controller_run(controller_t *self, hoist_error_t *err);
+
+/* The data directory this controller serves from. */
+const char *controller_data_dir(controller_t *self);
+
+/* What the hub and the api use. */
+store_t *controller_store(controller_t *self);
+artifacts_t *controller_artifacts(controller_t *self);
+zap_t *controller_zap(controller_t *self);
+hub_t *controller_hub(controller_t *self);
+zsock_t *controller_agents_sock(controller_t *self);
+const char *controller_server_key(controller_t *self);
+/* The agents' endpoint as an agent should dial it. */
+const char *controller_agent_endpoint(controller_t *self);
+const char *controller_api_endpoint(controller_t *self);
+uint32_t controller_heartbeat_ms(controller_t *self);
+
+/* Packs E and sends it to the peer ROUTING on SOCK (agents or api). A
+ * peer that is gone is not an error: it will reconnect and converge. */
+void controller_send(zsock_t *sock, zframe_t *routing, envelope_t *e);
+
+/* Wall-clock seconds (records) and monotonic milliseconds (timers). */
+int64_t controller_now(void);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * hub: the controller's side of the agents' socket.
+ *
+ * Every message is checked in this order: the frame carries a User-Id
+ * from the ZAP handler (else dropped); it decodes as an Envelope within
+ * the size cap (else answered with a protocol error); the identity is
+ * checked against the store *now* — an unknown key may only enroll, a
+ * revoked or pending agent is refused, a second live connection with an
+ * agent's key (a cloned machine) is refused and the agent flagged — and
+ * only then is the body dispatched through a closed table.
+ *
+ * The hub keeps which connection each online agent uses and when it was
+ * last heard from; the store keeps everything else.
+ */
+#ifndef HOIST_HUB_H
+#define HOIST_HUB_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "controller.h"
+
+/* A new hub for SELF's agents socket. Owned by the caller. */
+hub_t *hub_new(controller_t *ctl, hoist_error_t *err);
+void hub_destroy(hub_t **p);
+
+/* Handles one message BODY from the peer ROUTING. Never fails: problems
+ * are answered or logged. */
+void hub_on_message(hub_t *self, zframe_t *routing, zframe_t *body);
+
+/* Sends heartbeats and marks agents silent for three intervals offline.
+ * NOW_MS is monotonic. */
+void hub_tick(hub_t *self, int64_t now_ms);
+
+/* Sends deployment ID's order to each of its agents that is online and
+ * has not finished; the others get it when they say hello. */
+hoist_err_t hub_start(hub_t *self, int64_t id, hoist_error_t *err);
+
+/* Forgets NAME's connection (revoked): it is refused from now on. */
+void hub_forget(hub_t *self, const char *name);
+
+/* True when agent NAME has a live connection. */
+bool hub_online(hub_t *self, const char *name);
+
+/* The pure clone rule: a hello on a new connection while the agent's
+ * known connection is still routable and was heard from within two
+ * heartbeats is a second machine with the same key. */
+bool hub_is_clone(bool old_routable, int64_t old_heard_ms, int64_t now_ms,
+                  uint32_t heartbeat_ms);
+
+#endif
