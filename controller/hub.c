@@ -93,6 +93,7 @@ void
 hub_forget(hub_t *self, const char *name)
 {
     zhashx_delete(self->peers, name);
+    store_agent_set_online(controller_store(self->ctl), name, false, NULL);
 }
 
 /* --- replies ------------------------------------------------------------ */
