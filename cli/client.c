@@ -4,6 +4,7 @@
  * next request, so the socket never holds more than one request's bytes.
  */
 #include "client.h"
+#include "curve.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -13,7 +14,6 @@
 #include <sodium.h>
 
 #include "envelope.h"
-#include "zap.h"
 
 struct client {
     zsock_t *sock;
@@ -36,8 +36,8 @@ client_new(const char *endpoint, const char *server_key_z85, zcert_t *cert,
         return NULL;
     }
     self->timeout_ms = CLIENT_TIMEOUT_MS;
-    self->sock = zap_client_socket(ZMQ_DEALER, cert, server_key_z85,
-                                   ENVELOPE_MAX_BYTES, err);
+    self->sock = curve_client_socket(ZMQ_DEALER, cert, server_key_z85,
+                                     ENVELOPE_MAX_BYTES, err);
     if (!self->sock) {
         client_destroy(&self);
         return NULL;

@@ -13,7 +13,7 @@
 
 #include "input.h"
 #include "yamlfile.h"
-#include "zap.h"
+#include "curve.h"
 
 struct config {
     char *path; /* the file, resolved */
@@ -91,7 +91,7 @@ s_check_key(yamlfile_t *yf, const yamlfile_pair_t *p, const char *v,
             hoist_error_t *err)
 {
     uint8_t key[32];
-    if (strlen(v) != ZAP_KEY_Z85_LEN || !zmq_z85_decode(key, v)) {
+    if (strlen(v) != CURVE_KEY_Z85_LEN || !zmq_z85_decode(key, v)) {
         return yamlfile_error(yf, p, err,
                               "expected the controller's CURVE public key "
                               "(40 characters of Z85, as in DATA_DIR/keys/"

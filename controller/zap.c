@@ -16,6 +16,8 @@
  */
 #include "zap.h"
 
+#include "curve.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <string.h>
@@ -57,25 +59,6 @@ typedef struct {
 
 /* ---- keys and user ids -------------------------------------------------- */
 
-/* Copies TEXT into OUT if it is the canonical Z85 form of 32 bytes (what
- * the handler itself computes from a handshake), so that table lookups
- * cannot miss on a different spelling of the same key. */
-static bool
-s_key_canonical(const char *text, char out[ZAP_KEY_Z85_LEN + 1])
-{
-    uint8_t bin[ZAP_KEY_BYTES];
-    char again[ZAP_KEY_Z85_LEN + 1];
-    if (!text || strlen(text) != ZAP_KEY_Z85_LEN) {
-        return false;
-    }
-    if (!zmq_z85_decode(bin, text) || !zmq_z85_encode(again, bin, sizeof bin) ||
-        strcmp(again, text) != 0) {
-        return false;
-    }
-    memcpy(out, again, sizeof again);
-    return true;
-}
-
 /* True for 1..ZAP_USER_ID_MAX printable, space-free characters that do
  * not claim the "unknown:" form the handler gives to strangers. */
 static bool
@@ -114,7 +97,7 @@ static bool
 s_table_set(s_self_t *self, const char *key, bool denied, const char *user_id)
 {
     char canon[ZAP_KEY_Z85_LEN + 1];
-    if (!s_key_canonical(key, canon) ||
+    if (!curve_key_canonical(key, canon) ||
         (!denied && !s_user_id_valid(user_id))) {
         return false;
     }
@@ -433,7 +416,7 @@ zap_allow(zap_t *self, const char *key_z85, const char *user_id,
 {
     assert(self);
     char key[ZAP_KEY_Z85_LEN + 1];
-    if (!s_key_canonical(key_z85, key)) {
+    if (!curve_key_canonical(key_z85, key)) {
         return error_set(err, HOIST_ERR_KEY,
                          "zap: \"%.64s\" is not a CURVE public key (40 "
                          "characters of Z85)",
@@ -455,7 +438,7 @@ zap_deny(zap_t *self, const char *key_z85, hoist_error_t *err)
 {
     assert(self);
     char key[ZAP_KEY_Z85_LEN + 1];
-    if (!s_key_canonical(key_z85, key)) {
+    if (!curve_key_canonical(key_z85, key)) {
         return error_set(err, HOIST_ERR_KEY,
                          "zap: \"%.64s\" is not a CURVE public key (40 "
                          "characters of Z85)",
@@ -465,48 +448,6 @@ zap_deny(zap_t *self, const char *key_z85, hoist_error_t *err)
 }
 
 /* ---- sockets ------------------------------------------------------------ */
-
-/* A certificate whose secret half is all zeros was loaded from a public
- * key file: it cannot take part in a handshake. */
-static hoist_err_t
-s_check_cert(zcert_t *cert, hoist_error_t *err)
-{
-    static const uint8_t zero[ZAP_KEY_BYTES];
-    if (!cert || memcmp(zcert_secret_key(cert), zero, sizeof zero) == 0) {
-        return error_set(err, HOIST_ERR_KEY,
-                         "zap: the certificate has no secret key");
-    }
-    return HOIST_OK;
-}
-
-/* Makes a socket of TYPE with CERT applied and the inbound size cap. */
-static zsock_t *
-s_socket(int type, zcert_t *cert, int64_t maxmsgsize, hoist_error_t *err)
-{
-    if (maxmsgsize <= 0) {
-        error_set(err, HOIST_ERR_USAGE,
-                  "zap: the message size cap must be positive, not %lld",
-                  (long long)maxmsgsize);
-        return NULL;
-    }
-    if (s_check_cert(cert, err) != HOIST_OK) {
-        return NULL;
-    }
-    zsock_t *sock = zsock_new(type);
-    if (!sock) {
-        error_set(err, HOIST_ERR_IO, "zap: cannot create a socket of type %d",
-                  type);
-        return NULL;
-    }
-    zcert_apply(cert, sock);
-    if (zmq_setsockopt(zsock_resolve(sock), ZMQ_MAXMSGSIZE, &maxmsgsize,
-                       sizeof maxmsgsize) != 0) {
-        error_errno(err, HOIST_ERR_IO, zmq_errno(),
-                    "zap: cannot set ZMQ_MAXMSGSIZE");
-        zsock_destroy(&sock);
-    }
-    return sock;
-}
 
 /* Sets ZMQ_ZAP_ENFORCE_DOMAIN and checks that libzmq kept it. */
 static hoist_err_t
@@ -538,7 +479,7 @@ zap_server_socket(int type, zcert_t *server_cert, const char *domain,
                   domain ? domain : "", ZAP_DOMAIN_AGENTS, ZAP_DOMAIN_API);
         return NULL;
     }
-    zsock_t *sock = s_socket(type, server_cert, maxmsgsize, err);
+    zsock_t *sock = curve_socket(type, server_cert, maxmsgsize, err);
     if (!sock) {
         return NULL;
     }
@@ -549,25 +490,6 @@ zap_server_socket(int type, zcert_t *server_cert, const char *domain,
         zsock_destroy(&sock);
     } else if (s_enforce_domain(sock, err) != HOIST_OK) {
         zsock_destroy(&sock);
-    }
-    return sock;
-}
-
-zsock_t *
-zap_client_socket(int type, zcert_t *client_cert, const char *server_public_z85,
-                  int64_t maxmsgsize, hoist_error_t *err)
-{
-    char server_key[ZAP_KEY_Z85_LEN + 1];
-    if (!s_key_canonical(server_public_z85, server_key)) {
-        error_set(err, HOIST_ERR_KEY,
-                  "zap: the controller key \"%.64s\" is not a CURVE public "
-                  "key (40 characters of Z85)",
-                  server_public_z85 ? server_public_z85 : "");
-        return NULL;
-    }
-    zsock_t *sock = s_socket(type, client_cert, maxmsgsize, err);
-    if (sock) {
-        zsock_set_curve_serverkey(sock, server_key);
     }
     return sock;
 }

@@ -117,17 +117,7 @@ bool zap_alive(zap_t *self);
 zsock_t *zap_server_socket(int type, zcert_t *server_cert, const char *domain,
                            int64_t maxmsgsize, hoist_error_t *err);
 
-/* A socket of TYPE (ZMQ_DEALER, ...) that is a CURVE client with
- * CLIENT_CERT's key pair, pinned to the server key SERVER_PUBLIC_Z85, with
- * inbound messages capped at MAXMSGSIZE (> 0) bytes. Not yet connected.
- * NULL with HOIST_ERR_KEY (bad server key, no secret key),
- * HOIST_ERR_USAGE or HOIST_ERR_IO. The result belongs to the caller.
- * Beware: after a failed handshake libzmq drops a DEALER's pipe, and a
- * send without ZMQ_DONTWAIT or a send timeout then blocks until a later
- * handshake succeeds, possibly for ever. */
-zsock_t *zap_client_socket(int type, zcert_t *client_cert,
-                           const char *server_public_z85, int64_t maxmsgsize,
-                           hoist_error_t *err);
+/* Client sockets: curve_client_socket in common/curve.h. */
 
 /* The "User-Id" the handler gave the connection FRAME arrived on, or NULL
  * when there is none (no handler vetted that connection: drop the

@@ -7,6 +7,7 @@
  * within QUIET_MS, and the server's monitor reports why.
  */
 #include "testutil.h"
+#include "curve.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -93,10 +94,10 @@ static zsock_t *
 s_client(const fx_t *fx, zcert_t *cert, const char *endpoint, int64_t maxmsg)
 {
     hoist_error_t err = {0};
-    zsock_t *client = zap_client_socket(
+    zsock_t *client = curve_client_socket(
         ZMQ_DEALER, cert, zcert_public_txt(fx->server_cert), maxmsg, &err);
     if (!client) {
-        fail_msg("zap_client_socket: %s", err.msg);
+        fail_msg("curve_client_socket: %s", err.msg);
     }
     assert_int_equal(zsock_connect(client, "%s", endpoint), 0);
     return client;
@@ -609,11 +610,12 @@ test_bad_arguments_are_refused(void **state)
     assert_null(zap_server_socket(ZMQ_ROUTER, public_only, ZAP_DOMAIN_API,
                                   MAXMSG, &err));
     assert_int_equal(err.code, HOIST_ERR_KEY);
-    assert_null(zap_client_socket(ZMQ_DEALER, public_only, key, MAXMSG, &err));
+    assert_null(
+        curve_client_socket(ZMQ_DEALER, public_only, key, MAXMSG, &err));
     assert_int_equal(err.code, HOIST_ERR_KEY);
     zcert_destroy(&public_only);
-    assert_null(
-        zap_client_socket(ZMQ_DEALER, fx->client_cert, "short", MAXMSG, &err));
+    assert_null(curve_client_socket(ZMQ_DEALER, fx->client_cert, "short",
+                                    MAXMSG, &err));
     assert_int_equal(err.code, HOIST_ERR_KEY);
 
     /* Frames that did not come off a vetted connection have no identity. */
