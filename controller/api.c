@@ -766,22 +766,30 @@ s_logs(call_t *c)
     return 0;
 }
 
-/* status: for each (environment, app), its newest deployment. */
+/* status: for each (environment, app), the version that is live (its
+ * newest succeeded deployment) and the newest attempt, whatever it did. */
 static int
 s_status_row(const store_deployment_t *d, void *arg)
 {
     call_t *c = arg;
     char key[STORE_NAME_SIZE * 2 + 2];
     snprintf(key, sizeof key, "%s/%s", d->env, d->app);
-    json_t *seen = json_object_get(c->json, "status");
-    if (json_object_get(seen, key)) {
-        return 0; /* newest first: an older one of the pair */
+    json_t *all = json_object_get(c->json, "status");
+    json_t *o = json_object_get(all, key);
+    if (!o) { /* newest first: this is the latest attempt */
+        o = json_object();
+        json_object_set_new(o, "env", json_string(d->env));
+        json_object_set_new(o, "app", json_string(d->app));
+        json_object_set_new(o, "live", json_string(""));
+        json_t *last = json_object();
+        s_deployment_json(last, d);
+        json_object_set_new(o, "last", last);
+        json_object_set_new(all, key, o);
     }
-    json_t *o = json_object();
-    s_deployment_json(o, d);
-    json_object_set_new(seen, key, o);
-    s_say(c, "%-12s %-16s %-16s %-12s deployment %lld\n", d->env, d->app,
-          d->version, store_deploy_state_name(d->state), (long long)d->id);
+    const char *live = json_string_value(json_object_get(o, "live"));
+    if (!live[0] && d->state == STORE_DEPLOY_SUCCEEDED) {
+        json_object_set_new(o, "live", json_string(d->version));
+    }
     return 0;
 }
 
@@ -790,11 +798,25 @@ s_status(call_t *c)
 {
     hoist_error_t err = {0};
     json_object_set_new(c->json, "status", json_object());
-    s_say(c, "%-12s %-16s %-16s %-12s\n", "ENV", "APP", "VERSION", "STATE");
     const char *app = c->req->n_args ? s_arg(c, 0) : s_opt(c, "app");
     if (store_deployment_list(controller_store(c->api->ctl), app, s_status_row,
                               c, &err) != HOIST_OK) {
         return s_fail(c, &err);
+    }
+    s_say(c, "%-12s %-16s %-16s %s\n", "ENV", "APP", "LIVE", "LAST DEPLOYMENT");
+    const char *key;
+    json_t *o;
+    json_object_foreach(json_object_get(c->json, "status"), key, o)
+    {
+        json_t *last = json_object_get(o, "last");
+        const char *live = json_string_value(json_object_get(o, "live"));
+        s_say(c, "%-12s %-16s %-16s %lld: %s %s\n",
+              json_string_value(json_object_get(o, "env")),
+              json_string_value(json_object_get(o, "app")),
+              live[0] ? live : "-",
+              (long long)json_integer_value(json_object_get(last, "id")),
+              json_string_value(json_object_get(last, "version")),
+              json_string_value(json_object_get(last, "state")));
     }
     return 0;
 }
