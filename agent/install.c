@@ -108,6 +108,15 @@ s_lock(const char *root, hoist_error_t *err)
     return fd;
 }
 
+/* Tells the caller's progress callback, if any, that STEP starts. */
+static void
+s_step(const install_opts_t *o, const char *step)
+{
+    if (o->on_step) {
+        o->on_step(o->step_arg, step);
+    }
+}
+
 static hoist_err_t
 s_save(job_t *job, journal_step_t step, hoist_error_t *err)
 {
@@ -116,6 +125,9 @@ s_save(job_t *job, journal_step_t step, hoist_error_t *err)
         journal_save(&job->j, releases_journal_path(job->rel), err);
     if (rc == HOIST_OK) {
         fault_point(journal_step_name(step));
+    }
+    if (step != JOURNAL_NONE) {
+        s_step(job->o, journal_step_name(step));
     }
     return rc;
 }
@@ -719,15 +731,70 @@ s_install_locked(job_t *job, const manifest_t *m, const char *artifact,
     return rc;
 }
 
-hoist_err_t
-install_release(const install_opts_t *o, const char *manifest_path,
-                const char *artifact_path, install_report_t *rep,
-                hoist_error_t *err)
+/* Puts JOB's version, the journal's previous release, back; see
+ * install_rollback. */
+static hoist_err_t
+s_restore_locked(job_t *job, const manifest_t *m, const char *artifact,
+                 hoist_error_t *err)
+{
+    const char *app = manifest_app(m), *v = job->version;
+    if (job->o->app && strcmp(job->o->app, app) != 0) {
+        return error_set(err, HOIST_ERR_APP,
+                         "the manifest is for app '%s', not '%s'", app,
+                         job->o->app);
+    }
+    hoist_err_t rc = s_open_app(job, app, err);
+    if (rc != HOIST_OK) {
+        return rc;
+    }
+    if (strcmp(job->j.current, v) == 0) {
+        job->rep->outcome = INSTALL_ALREADY;
+        return HOIST_OK;
+    }
+    if (!manifest_env_allowed(m, job->o->env)) {
+        return error_set(err, HOIST_ERR_ENV,
+                         "%s %s may not run in environment '%s'", app, v,
+                         job->o->env);
+    }
+    if (strcmp(job->j.previous, v) != 0 || !journal_history_has(&job->j, v)) {
+        return error_set(err, HOIST_ERR_NOTFOUND,
+                         "%s %s is not the previous release on this machine "
+                         "(that is %s): an agent rolls back only to the "
+                         "release that was live before the current one",
+                         app, v, job->j.previous[0] ? job->j.previous : "none");
+    }
+    if (!(job->spec = s_spec_of(job, v, err))) {
+        return err ? err->code : HOIST_ERR_SPEC;
+    }
+    /* PENDING names a kept release: abandoning or rolling back skips
+     * removing it, because it is the journal's previous release. */
+    snprintf(job->j.env, sizeof job->j.env, "%s", job->o->env);
+    snprintf(job->j.pending, sizeof job->j.pending, "%s", v);
+    job->j.pending_digest[0] = '\0';
+    job->j.pending_sequence = job->sequence;
+    job->rep->outcome = INSTALL_ABANDONED;
+    rc = s_go_live(job, err);
+    if (rc == HOIST_OK) {
+        job->rep->outcome = INSTALL_INSTALLED;
+    }
+    return rc;
+}
+
+typedef hoist_err_t (*locked_fn)(job_t *job, const manifest_t *m,
+                                 const char *artifact, hoist_error_t *err);
+
+/* Verifies the manifest, takes the root's lock and runs FN (an install or
+ * a rollback) under it; VERB names the operation in errors. */
+static hoist_err_t
+s_run(const install_opts_t *o, const char *manifest_path,
+      const char *artifact_path, locked_fn fn, const char *verb,
+      install_report_t *rep, hoist_error_t *err)
 {
     install_report_t dummy;
     job_t job = {.o = o, .rep = rep ? rep : &dummy};
     memset(job.rep, 0, sizeof *job.rep);
     job.rep->outcome = INSTALL_REJECTED;
+    s_step(o, "verify");
     manifest_t *m = manifest_load(manifest_path, o->trusted, o->n_trusted, err);
     if (!m) {
         return err ? err->code : HOIST_ERR_MANIFEST;
@@ -741,17 +808,34 @@ install_release(const install_opts_t *o, const char *manifest_path,
     if (lock < 0) {
         rc = err ? err->code : HOIST_ERR_BUSY;
     } else {
-        rc = s_install_locked(&job, m, artifact_path, err);
+        rc = fn(&job, m, artifact_path, err);
         close(lock);
     }
     if (rc != HOIST_OK) {
-        error_prefix(err, "install %s %s", manifest_app(m), job.version);
+        error_prefix(err, "%s %s %s", verb, manifest_app(m), job.version);
     }
     snprintf(job.rep->live, sizeof job.rep->live, "%s", job.j.current);
     spec_destroy(&job.spec);
     releases_destroy(&job.rel);
     manifest_destroy(&m);
     return rc;
+}
+
+hoist_err_t
+install_release(const install_opts_t *o, const char *manifest_path,
+                const char *artifact_path, install_report_t *rep,
+                hoist_error_t *err)
+{
+    return s_run(o, manifest_path, artifact_path, s_install_locked, "install",
+                 rep, err);
+}
+
+hoist_err_t
+install_rollback(const install_opts_t *o, const char *manifest_path,
+                 install_report_t *rep, hoist_error_t *err)
+{
+    return s_run(o, manifest_path, NULL, s_restore_locked, "roll back to", rep,
+                 err);
 }
 
 /* Calls FN for every valid app directory under ROOT/apps. */

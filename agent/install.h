@@ -29,6 +29,11 @@ typedef struct {
     const char *hook_user; /* run hooks as this user; NULL = self */
     size_t keep;           /* releases kept on disk, >= 2 */
     unpack_limits_t limits;
+    /* Called with STEP_ARG as each step starts: "verify", "stage",
+     * "before_activate", "switch", "activate", "health", and "rollback"
+     * when a failure puts the previous release back. NULL for none. */
+    void (*on_step)(void *step_arg, const char *step);
+    void *step_arg;
 } install_opts_t;
 
 /* Defaults: keep 5, unpack_limits_default, everything else unset. */
@@ -61,6 +66,20 @@ typedef struct {
 hoist_err_t install_release(const install_opts_t *o, const char *manifest_path,
                             const char *artifact_path, install_report_t *rep,
                             hoist_error_t *err);
+
+/* Makes this machine's previous release of the manifest's app live again:
+ * the release the manifest at MANIFEST_PATH names must be kept on disk as
+ * the journal's previous release (it was verified when it was installed,
+ * and a version's bytes never change). The manifest is verified like an
+ * install's (signature, app, environment; its build sequence may be below
+ * the highest, that being the point of a rollback), then the release goes
+ * through before_activate, switch, activate, health and commit as in an
+ * install, with the same rollback if a step after the switch fails.
+ * Nothing is unpacked. Returns HOIST_OK when it is live and healthy (REP
+ * outcome INSTALLED) or already was (ALREADY). A version that is not the
+ * previous release is HOIST_ERR_NOTFOUND with outcome REJECTED. */
+hoist_err_t install_rollback(const install_opts_t *o, const char *manifest_path,
+                             install_report_t *rep, hoist_error_t *err);
 
 /* Finishes or undoes every step left in flight under ROOT by a crash
  * (see steps.h). *RECOVERED (if not NULL) gets the number of apps that

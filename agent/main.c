@@ -1,34 +1,59 @@
 /*
- * hoist-agent: the agent's command line. For now the air-gapped path:
+ * hoist-agent: the agent's command line: the daemon, its enrollment, and
+ * the air-gapped path.
  *
+ *   hoist-agent enroll  --root DIR --controller ENDPOINT --controller-key FILE
+ *                       --env ENV --trust PUB [--trust PUB]... [--token T]
+ *                       [--name N] [--tag K=V]... [--user USER] [--force]
+ *                       [--timeout DUR]
+ *   hoist-agent run     --root DIR [--user USER]
  *   hoist-agent install --root DIR --env ENV --trust PUB [--trust PUB]...
  *                       --manifest FILE --artifact FILE
  *                       [--app APP] [--user USER] [--keep N]
  *   hoist-agent recover --root DIR [--user USER]
  *   hoist-agent status  --root DIR
  *
- * Exit codes: 0 done, 1 failed (rolled back or abandoned), 2 rejected.
+ * Exit codes: 0 done, 1 failed (rolled back or abandoned; no answer from
+ * the controller), 2 rejected or bad input, 3 refused by the controller.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pwd.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
+#include "conf.h"
+#include "duration.h"
+#include "enroll.h"
 #include "install.h"
 #include "keys.h"
 #include "log.h"
 #include "manifest.h"
 
-#define TRUST_MAX 16
+#define TRUST_MAX AGENT_TRUST_MAX
 
 typedef struct {
     install_opts_t o;
     keys_public_t trusted[TRUST_MAX];
+    const char *trust_files[TRUST_MAX];
     const char *manifest;
     const char *artifact;
+    /* enroll */
+    const char *controller;
+    const char *controller_key;
+    const char *token;
+    const char *name;
+    conf_tag_t tags[CONF_TAGS_MAX];
+    size_t n_tags;
+    bool force;
+    uint64_t timeout_ms;
 } args_t;
 
 typedef struct {
@@ -102,7 +127,127 @@ s_cmd_status(args_t *a)
     return 0;
 }
 
+static int
+s_cmd_enroll(args_t *a)
+{
+    enroll_opts_t eo = {.root = a->o.root,
+                        .controller = a->controller,
+                        .controller_key = a->controller_key,
+                        .token = a->token,
+                        .env = a->o.env,
+                        .name = a->name,
+                        .user = a->o.hook_user,
+                        .trust = a->trust_files,
+                        .n_trust = a->o.n_trusted,
+                        .tags = a->tags,
+                        .n_tags = a->n_tags,
+                        .force = a->force,
+                        .timeout_ms = a->timeout_ms};
+    enroll_result_t res;
+    hoist_error_t err = {0};
+    if (enroll_run(&eo, &res, &err) != HOIST_OK) {
+        return s_fail(&err);
+    }
+    if (res.accepted) {
+        printf("accepted into %s as %s\n", res.env, res.name);
+    } else {
+        printf("waiting as pending: ask an operator to run `hoist agents "
+               "accept %s`\n",
+               res.name);
+    }
+    return 0;
+}
+
+/* Holds ROOT/.run.lock for the daemon's life: two daemons on one root
+ * would be one key connected twice, which the controller flags as a
+ * cloned machine. Returns the fd or -1 with ERR set. */
+static int
+s_run_lock(const char *root, hoist_error_t *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/.run.lock", root);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        error_errno(err, HOIST_ERR_IO, errno, "open %s", path);
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        error_set(err, HOIST_ERR_BUSY,
+                  "another hoist-agent run serves %s already", root);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The daemon, once its root's files are loaded and checked. */
+static int
+s_serve(args_t *a, const conf_t *conf, zcert_t *cert, size_t n_trusted)
+{
+    hoist_error_t err = {0};
+    int n = 0;
+    a->o.trusted = a->trusted;
+    a->o.n_trusted = n_trusted;
+    if (install_recover(&a->o, &n, &err) != HOIST_OK) {
+        return s_fail(&err);
+    }
+    if (n > 0) {
+        log_info("recovered %d interrupted install%s", n, n == 1 ? "" : "s");
+    }
+    agent_opts_t ao = {.root = a->o.root,
+                       .conf = conf,
+                       .cert = cert,
+                       .trusted = a->trusted,
+                       .n_trusted = n_trusted,
+                       .hook_user = a->o.hook_user,
+                       .keep = a->o.keep};
+    agent_t *agent = agent_new(&ao, &err);
+    hoist_err_t rc = agent ? agent_run(agent, &err) : err.code;
+    agent_destroy(&agent);
+    return rc == HOIST_OK ? 0 : s_fail(&err);
+}
+
+static int s_check_user(const args_t *a, const command_t *cmd);
+
+#define RUN_USAGE "run --root DIR [--user USER]"
+
+static int
+s_cmd_run(args_t *a)
+{
+    static conf_t conf;
+    hoist_error_t err = {0};
+    size_t n_trusted = 0;
+    if (conf_load(a->o.root, &conf, &err) != HOIST_OK) {
+        return s_fail(&err);
+    }
+    if (!a->o.hook_user && conf.user[0]) {
+        a->o.hook_user = conf.user;
+    }
+    const command_t run = {"run", NULL, RUN_USAGE};
+    int rc = s_check_user(a, &run);
+    if (rc != 0) {
+        return rc;
+    }
+    if (agent_trust_load(a->o.root, a->trusted, TRUST_MAX, &n_trusted, &err) !=
+        HOIST_OK) {
+        return s_fail(&err);
+    }
+    int lock = s_run_lock(a->o.root, &err);
+    zcert_t *cert = lock >= 0 ? agent_cert_load(a->o.root, &err) : NULL;
+    rc = cert ? s_serve(a, &conf, cert, n_trusted) : s_fail(&err);
+    zcert_destroy(&cert);
+    if (lock >= 0) {
+        close(lock);
+    }
+    return rc;
+}
+
 static const command_t s_commands[] = {
+    {"enroll", s_cmd_enroll,
+     "enroll --root DIR --controller ENDPOINT --controller-key FILE --env ENV "
+     "--trust PUB... [--token TOKEN] [--name NAME] [--tag K=V]... "
+     "[--user USER] [--force] [--timeout DUR]"},
+    {"run", s_cmd_run, RUN_USAGE},
     {"install", s_cmd_install,
      "install --root DIR --env ENV --trust PUB... --manifest FILE "
      "--artifact FILE [--app APP] [--user USER] [--keep N]"},
@@ -119,9 +264,60 @@ static const struct option s_options[] = {
     {"app", required_argument, NULL, 'A'},
     {"user", required_argument, NULL, 'u'},
     {"keep", required_argument, NULL, 'k'},
+    {"controller", required_argument, NULL, 'c'},
+    {"controller-key", required_argument, NULL, 'K'},
+    {"token", required_argument, NULL, 'T'},
+    {"name", required_argument, NULL, 'n'},
+    {"tag", required_argument, NULL, 'g'},
+    {"force", no_argument, NULL, 'f'},
+    {"timeout", required_argument, NULL, 'w'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+/* Applies one parsed option of enroll; returns 0 or an exit code. */
+static int
+s_enroll_option(args_t *a, int c, const char *usage)
+{
+    hoist_error_t err = {0};
+    switch (c) {
+    case 'c':
+        a->controller = optarg;
+        return 0;
+    case 'K':
+        a->controller_key = optarg;
+        return 0;
+    case 'T':
+        a->token = optarg;
+        return 0;
+    case 'n':
+        a->name = optarg;
+        return 0;
+    case 'f':
+        a->force = true;
+        return 0;
+    case 'g':
+        if (a->n_tags == CONF_TAGS_MAX) {
+            return s_usage_error(usage, "at most %d --tag", CONF_TAGS_MAX);
+        }
+        if (conf_tag_parse(optarg, &a->tags[a->n_tags], &err) != HOIST_OK) {
+            return s_usage_error(usage, "%s", err.msg);
+        }
+        a->n_tags++;
+        return 0;
+    case 'w':
+        if (duration_parse(optarg, &a->timeout_ms, &err) != HOIST_OK ||
+            a->timeout_ms == 0) {
+            return s_usage_error(usage,
+                                 "--timeout takes a duration like 10s, "
+                                 "not '%s'",
+                                 optarg);
+        }
+        return 0;
+    default:
+        return s_usage_error(usage, "unknown option");
+    }
+}
 
 /* Applies one parsed option; returns 0 or an exit code. */
 static int
@@ -162,10 +358,10 @@ s_option(args_t *a, int c, const char *usage)
         if (keys_public_load(optarg, &a->trusted[a->o.n_trusted], &err)) {
             return s_usage_error(usage, "%s", err.msg);
         }
-        a->o.n_trusted++;
+        a->trust_files[a->o.n_trusted++] = optarg;
         return 0;
     default:
-        return s_usage_error(usage, "unknown option");
+        return s_enroll_option(a, c, usage);
     }
 }
 
@@ -187,6 +383,31 @@ s_check_user(const args_t *a, const command_t *cmd)
     return 0;
 }
 
+/* Checks the options of enroll. */
+static int
+s_require_enroll(const args_t *a, const command_t *cmd)
+{
+    if (!a->controller || !a->controller_key || !a->o.env) {
+        return s_usage_error(cmd->usage,
+                             "enroll needs --controller, --controller-key "
+                             "and --env");
+    }
+    if (!manifest_name_valid(a->o.env) ||
+        (a->name && !manifest_name_valid(a->name))) {
+        return s_usage_error(cmd->usage,
+                             "environment and agent names use a-z 0-9 - _ "
+                             "(got --env '%s', --name '%s')",
+                             a->o.env, a->name ? a->name : "");
+    }
+    if (a->o.n_trusted == 0) {
+        return s_usage_error(cmd->usage,
+                             "enroll needs at least one --trust PUB: the "
+                             "agent installs only releases signed by keys "
+                             "it trusts");
+    }
+    return 0;
+}
+
 /* Checks that the options CMD needs are there. */
 static int
 s_require(const args_t *a, const command_t *cmd)
@@ -194,11 +415,14 @@ s_require(const args_t *a, const command_t *cmd)
     if (!a->o.root) {
         return s_usage_error(cmd->usage, "%s needs --root DIR", cmd->name);
     }
-    if (strcmp(cmd->name, "status") == 0) {
-        return 0;
+    if (strcmp(cmd->name, "status") == 0 || strcmp(cmd->name, "run") == 0) {
+        return 0; /* run checks its user once agent.conf is read */
     }
     if (s_check_user(a, cmd) != 0) {
         return 2;
+    }
+    if (strcmp(cmd->name, "enroll") == 0) {
+        return s_require_enroll(a, cmd);
     }
     if (strcmp(cmd->name, "install") != 0) {
         return 0;
