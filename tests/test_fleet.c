@@ -59,6 +59,11 @@ s_me(void)
     return pw->pw_name;
 }
 
+/* Every process this file started, so that the group teardown can stop
+ * them even when a setup failed half way (cmocka then skips teardown). */
+static pid_t s_spawned[256];
+static size_t s_nspawned;
+
 /* Starts ARGV in the background with output to LOG. */
 static pid_t
 s_spawn(const char *const *argv, const char *log)
@@ -73,12 +78,32 @@ s_spawn(const char *const *argv, const char *log)
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
+    if (s_nspawned < sizeof s_spawned / sizeof *s_spawned) {
+        s_spawned[s_nspawned++] = pid;
+    }
     return pid;
+}
+
+static int
+s_kill_leftovers(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < s_nspawned; i++) {
+        if (s_spawned[i] > 0 && kill(s_spawned[i], SIGKILL) == 0) {
+            waitpid(s_spawned[i], NULL, 0);
+        }
+    }
+    return 0;
 }
 
 static void
 s_stop(pid_t *pid, int sig)
 {
+    for (size_t i = 0; i < s_nspawned; i++) {
+        if (s_spawned[i] == *pid) {
+            s_spawned[i] = 0; /* reaped below: its pid may be reused */
+        }
+    }
     if (*pid > 0) {
         kill(*pid, sig);
         int st;
@@ -681,5 +706,5 @@ main(void)
         cmocka_unit_test_setup_teardown(test_agent_killed_mid_transfer, s_setup,
                                         s_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, s_kill_leftovers);
 }
