@@ -7,6 +7,7 @@
 #include "testutil.h"
 
 #include <fcntl.h>
+#include <czmq.h>
 #include <jansson.h>
 #include <limits.h>
 #include <pwd.h>
@@ -685,6 +686,52 @@ test_agent_killed_mid_transfer(void **state)
     free(live);
 }
 
+/* A CLI key the controller does not know: CURVE admits nobody on the API
+ * socket without a registered key, so nothing can be deployed. */
+static void
+test_unknown_user_cannot_deploy(void **state)
+{
+    fleet_t *f = *state;
+    s_agent(f, "dev-1", "dev");
+    s_wait_online(f, "dev-1");
+    s_release(f, "1.0.0", 1, GOOD_SPEC);
+    char conf[PATH_MAX], id[PATH_MAX], text[PATH_MAX * 2];
+    snprintf(id, sizeof id, "%s/stranger", f->dir);
+    zcert_t *cert = zcert_new();
+    assert_int_equal(zcert_save(cert, id), 0);
+    zcert_destroy(&cert);
+    char secret[PATH_MAX + 16];
+    snprintf(secret, sizeof secret, "%s_secret", id);
+    chmod(secret, 0600);
+    char *admin = tu_read(f->conf, NULL);
+    char *line = strstr(admin, "identity:");
+    assert_non_null(line);
+    *line = '\0';
+    snprintf(text, sizeof text, "%sidentity: \"%s\"\n", admin, id);
+    free(admin);
+    snprintf(conf, sizeof conf, "%s/stranger.conf", f->dir);
+    tu_write(conf, text, (size_t)-1, 0600);
+    const char *argv[] = {"/usr/bin/timeout",
+                          "30",
+                          HOIST_CLI_BIN,
+                          "--config",
+                          conf,
+                          "deploy",
+                          "web",
+                          "1.0.0",
+                          "--env",
+                          "dev",
+                          NULL};
+    tu_run_t r = tu_run(argv, NULL);
+    assert_int_not_equal(r.status, 0);
+    assert_int_not_equal(r.status, 124); /* it gave up by itself */
+    assert_contains(r.out, "did not answer");
+    tu_run_free(&r);
+    json_t *list = s_hoist_json(f, (const char *[]){"deployments", NULL});
+    assert_int_equal(json_array_size(json_object_get(list, "deployments")), 0);
+    json_decref(list);
+}
+
 int
 main(void)
 {
@@ -705,6 +752,8 @@ main(void)
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_agent_killed_mid_transfer, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_user_cannot_deploy,
+                                        s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, s_kill_leftovers);
 }
