@@ -32,6 +32,7 @@
 #include "spec.h"
 #include "steps.h"
 #include "tree.h"
+#include "lockfile.h"
 
 #define SPEC_FILE         "hoist.yml"
 #define OUTPUT_TAIL_LINES 20
@@ -87,25 +88,16 @@ install_opts_default(install_opts_t *o)
 static int
 s_lock(const char *root, hoist_error_t *err)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX], busy[PATH_MAX + 96];
     if (tree_mkdirs(root, 0755, err) != HOIST_OK) {
         return -1;
     }
     snprintf(path, sizeof path, "%s/.lock", root);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        error_errno(err, HOIST_ERR_IO, errno, "open %s", path);
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        error_set(err, HOIST_ERR_BUSY,
-                  "another hoist-agent is installing under %s; try again when "
-                  "it is done",
-                  root);
-        close(fd);
-        return -1;
-    }
-    return fd;
+    snprintf(busy, sizeof busy,
+             "another hoist-agent is installing under %s; try again when it "
+             "is done",
+             root);
+    return lockfile_take(path, busy, err);
 }
 
 /* Tells the caller's progress callback, if any, that STEP starts. */

@@ -36,6 +36,7 @@
 #include "keys.h"
 #include "log.h"
 #include "manifest.h"
+#include "lockfile.h"
 
 #define TRUST_MAX AGENT_TRUST_MAX
 
@@ -164,20 +165,11 @@ s_cmd_enroll(args_t *a)
 static int
 s_run_lock(const char *root, hoist_error_t *err)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX], busy[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/.run.lock", root);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        error_errno(err, HOIST_ERR_IO, errno, "open %s", path);
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        error_set(err, HOIST_ERR_BUSY,
-                  "another hoist-agent run serves %s already", root);
-        close(fd);
-        return -1;
-    }
-    return fd;
+    snprintf(busy, sizeof busy, "another hoist-agent run serves %s already",
+             root);
+    return lockfile_take(path, busy, err);
 }
 
 /* The daemon, once its root's files are loaded and checked. */

@@ -285,23 +285,37 @@ s_bind(controller_t *self, const char *domain, const char *bind, char *adv,
 
 /* --- the loop ----------------------------------------------------------- */
 
+/* Reads one [routing][body] message off SOCK; false (and nothing to
+ * free) for anything else, which a peer cannot make us act on. */
+static bool
+s_recv(zsock_t *sock, zframe_t **routing, zframe_t **body)
+{
+    zmsg_t *msg = zmsg_recv(sock);
+    if (!msg) {
+        return false;
+    }
+    *routing = zmsg_pop(msg);
+    *body = zmsg_pop(msg);
+    bool ok = *routing && *body && zmsg_size(msg) == 0;
+    zmsg_destroy(&msg);
+    if (!ok) {
+        zframe_destroy(routing);
+        zframe_destroy(body);
+    }
+    return ok;
+}
+
 static int
 s_on_agents(zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void)loop;
     controller_t *self = arg;
-    zmsg_t *msg = zmsg_recv(sock);
-    if (!msg) {
-        return 0;
-    }
-    zframe_t *routing = zmsg_pop(msg);
-    zframe_t *body = zmsg_pop(msg);
-    if (routing && body && zmsg_size(msg) == 0) {
+    zframe_t *routing = NULL, *body = NULL;
+    if (s_recv(sock, &routing, &body)) {
         hub_on_message(self->hub, routing, body);
+        zframe_destroy(&routing);
+        zframe_destroy(&body);
     }
-    zframe_destroy(&routing);
-    zframe_destroy(&body);
-    zmsg_destroy(&msg);
     return 0;
 }
 
@@ -310,18 +324,12 @@ s_on_api(zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void)loop;
     controller_t *self = arg;
-    zmsg_t *msg = zmsg_recv(sock);
-    if (!msg) {
-        return 0;
-    }
-    zframe_t *routing = zmsg_pop(msg);
-    zframe_t *body = zmsg_pop(msg);
-    if (routing && body && zmsg_size(msg) == 0) {
+    zframe_t *routing = NULL, *body = NULL;
+    if (s_recv(sock, &routing, &body)) {
         api_on_message(self->api, sock, routing, body);
+        zframe_destroy(&routing);
+        zframe_destroy(&body);
     }
-    zframe_destroy(&routing);
-    zframe_destroy(&body);
-    zmsg_destroy(&msg);
     return 0;
 }
 
