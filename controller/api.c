@@ -337,6 +337,24 @@ s_trust_collect(const store_trust_t *t, void *arg)
 
 /* --- releases ----------------------------------------------------------- */
 
+/* The notes travel beside the manifest, which signs only their digest:
+ * they must hash to it, or be absent when the manifest has none. */
+static bool
+s_notes_match(const manifest_t *m, const char *notes)
+{
+    const uint8_t *want = manifest_notes_digest(m);
+    if (!want) {
+        return !notes || !notes[0];
+    }
+    uint8_t got[DIGEST_BYTES];
+    if (!notes) {
+        return false;
+    }
+    crypto_generichash(got, sizeof got, (const uint8_t *)notes, strlen(notes),
+                       NULL, 0);
+    return digest_equal(got, want);
+}
+
 static int
 s_release_begin(call_t *c)
 {
@@ -366,6 +384,13 @@ s_release_begin(call_t *c)
         goto out;
     }
     const char *notes = s_opt(c, "notes");
+    if (!s_notes_match(m, notes)) {
+        artifacts_abort(controller_artifacts(c->api->ctl), id);
+        rc = s_refuse(c, HOIST_ERR_MANIFEST,
+                      "the release notes sent are not the ones the manifest "
+                      "signed (pass the same --notes FILE as when signing)");
+        goto out;
+    }
     zhashx_update(c->api->notes, id, strdup(notes ? notes : ""));
     json_object_set_new(c->json, "upload", json_string(id));
     json_object_set_new(c->json, "size",

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -101,7 +102,13 @@ hoist_err_t
 datadir_write_cli_conf(const char *dir, const char *api_endpoint,
                        const char *server_key, hoist_error_t *err)
 {
-    char conf[PATH_MAX + 512], path[PATH_MAX + 32];
+    char conf[PATH_MAX * 2 + 512], path[PATH_MAX + 32], abs[PATH_MAX];
+    /* Absolute: the CLI reads a relative identity from the config file's
+     * own directory, and the admin may run it from anywhere. */
+    if (!realpath(dir, abs)) {
+        return error_errno(err, HOIST_ERR_IO, errno, "resolve %s", dir);
+    }
+    dir = abs;
     int n = snprintf(conf, sizeof conf,
                      "# Written by hoist-controller run: the admin's CLI "
                      "config.\n# Use it with HOIST_CONFIG=%s/cli.conf hoist "
