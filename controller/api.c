@@ -418,7 +418,8 @@ s_release_chunk(call_t *c)
     if (artifacts_chunk(controller_artifacts(c->api->ctl), s_arg(c, 0), offset,
                         c->req->data.data, c->req->data.len,
                         &err) != HOIST_OK) {
-        zhashx_delete(c->api->notes, s_arg(c, 0));
+        /* The notes stay while the session does: a refused chunk (a
+         * wrong offset) leaves it open, and api_tick drops the rest. */
         return s_fail(c, &err);
     }
     json_object_set_new(c->json, "received",
@@ -977,7 +978,20 @@ api_destroy(api_t **p)
 void
 api_tick(api_t *self, int64_t now_ms)
 {
-    if (artifacts_expire(controller_artifacts(self->ctl), (uint64_t)now_ms)) {
+    artifacts_t *a = controller_artifacts(self->ctl);
+    if (artifacts_expire(a, (uint64_t)now_ms)) {
         log_info("dropped idle uploads");
     }
+    /* Notes of uploads that ended without a commit (expired, failed). */
+    zlistx_t *gone = zlistx_new();
+    for (void *n = zhashx_first(self->notes); n; n = zhashx_next(self->notes)) {
+        const char *id = zhashx_cursor(self->notes);
+        if (!artifacts_upload_open(a, id)) {
+            zlistx_add_end(gone, (void *)id);
+        }
+    }
+    for (char *id = zlistx_first(gone); id; id = zlistx_next(gone)) {
+        zhashx_delete(self->notes, id);
+    }
+    zlistx_destroy(&gone);
 }

@@ -678,6 +678,12 @@ artifacts_commit(artifacts_t *a, const char *id, uint8_t **signed_out,
 }
 
 bool
+artifacts_upload_open(artifacts_t *a, const char *id)
+{
+    return s_find(a, id, NULL) != NULL;
+}
+
+bool
 artifacts_abort(artifacts_t *a, const char *id)
 {
     upload_t *u = s_find(a, id, NULL);

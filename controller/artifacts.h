@@ -105,6 +105,10 @@ manifest_t *artifacts_commit(artifacts_t *a, const char *id,
                              uint8_t **signed_out, size_t *signed_len,
                              hoist_error_t *err);
 
+/* True while upload ID is open (begun, not committed, aborted, failed or
+ * expired). */
+bool artifacts_upload_open(artifacts_t *a, const char *id);
+
 /* Ends upload ID and removes its file. False when there is no such
  * session. */
 bool artifacts_abort(artifacts_t *a, const char *id);

@@ -448,11 +448,14 @@ test_out_of_order(void **state)
     assert_int_equal(artifacts_chunk(fx->a, id, 1500, fx->buf, 500, &err),
                      HOIST_ERR_PROTOCOL);
     assert_int_equal(s_part_size(fx, id), 1000);
+    /* Still open: what the API keeps for it (the notes) must stay. */
+    assert_true(artifacts_upload_open(fx->a, id));
 
     /* The session survived intact: the right bytes still commit. */
     s_send(fx, id, 1000, 3000, 1000, 4);
     manifest_t *got = artifacts_commit(fx->a, id, NULL, NULL, &err);
     assert_non_null(got);
+    assert_false(artifacts_upload_open(fx->a, id));
     s_assert_reads(fx, digest, 0, 3000, 3000, 4);
     manifest_destroy(&got);
     free(m);
@@ -607,7 +610,10 @@ test_abort_and_ids(void **state)
         assert_false(artifacts_abort(fx->a, bad[i]));
     }
     assert_int_equal(s_part_size(fx, id), 100);
+    assert_false(artifacts_upload_open(fx->a, bad[1]));
+    assert_true(artifacts_upload_open(fx->a, id));
     assert_true(artifacts_abort(fx->a, id));
+    assert_false(artifacts_upload_open(fx->a, id));
     assert_int_equal(s_part_size(fx, id), -1);
     assert_false(artifacts_abort(fx->a, id));
     assert_int_equal(artifacts_chunk(fx->a, id, 100, fx->buf, 1, &err),

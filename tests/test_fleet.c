@@ -375,6 +375,26 @@ s_deploy_wait(fleet_t *f, const char *version, const char *env, int want_exit)
     return s_hoist_json(f, (const char *[]){"deployment", "show", id, NULL});
 }
 
+/* Polls deployment ID until it leaves "running" (at most MS) and asserts
+ * it ended in WANT. */
+static void
+s_assert_ends(fleet_t *f, const char *id, const char *want, uint64_t ms)
+{
+    uint64_t until = monotime_ms() + ms;
+    char st[32] = "running";
+    while (strcmp(st, "running") == 0 && monotime_ms() < until) {
+        json_t *d =
+            s_hoist_json(f, (const char *[]){"deployment", "show", id, NULL});
+        snprintf(st, sizeof st, "%s",
+                 json_string_value(json_object_get(d, "state")));
+        json_decref(d);
+        if (strcmp(st, "running") == 0) {
+            usleep(100 * 1000);
+        }
+    }
+    assert_string_equal(st, want);
+}
+
 /* The version agent I runs: `current` of its app, checked complete. */
 static char *
 s_live(fleet_t *f, int i)
@@ -606,17 +626,7 @@ test_controller_killed_mid_deployment(void **state)
     usleep(300 * 1000);
     s_stop(&f->controller, SIGKILL);
     s_start_controller(f);
-    uint64_t until = monotime_ms() + WAIT_MS;
-    const char *st = "running";
-    json_t *d = NULL;
-    while (strcmp(st, "running") == 0 && monotime_ms() < until) {
-        json_decref(d);
-        d = s_hoist_json(f, (const char *[]){"deployment", "show", id, NULL});
-        st = json_string_value(json_object_get(d, "state"));
-        usleep(100 * 1000);
-    }
-    assert_string_equal(st, "succeeded");
-    json_decref(d);
+    s_assert_ends(f, id, "succeeded", WAIT_MS);
     for (int i = 0; i < 2; i++) {
         char *live = s_live(f, i);
         assert_string_equal(live, "2.0.0");
@@ -670,17 +680,7 @@ test_agent_killed_mid_transfer(void **state)
     assert_true(partial);
     s_stop(&f->agent[a], SIGKILL);
     s_run_agent(f, a);
-    json_t *d = NULL;
-    const char *st = "running";
-    until = monotime_ms() + 2 * WAIT_MS;
-    while (strcmp(st, "running") == 0 && monotime_ms() < until) {
-        json_decref(d);
-        d = s_hoist_json(f, (const char *[]){"deployment", "show", id, NULL});
-        st = json_string_value(json_object_get(d, "state"));
-        usleep(100 * 1000);
-    }
-    assert_string_equal(st, "succeeded");
-    json_decref(d);
+    s_assert_ends(f, id, "succeeded", 2 * WAIT_MS);
     char *live = s_live(f, a);
     assert_string_equal(live, "3.0.0");
     free(live);
