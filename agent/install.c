@@ -218,13 +218,15 @@ s_spec_of(job_t *job, const char *version, hoist_error_t *err)
     return spec_load(path, err);
 }
 
-/* Removes the half-installed release unless it is one that must stay. */
+/* Removes the half-installed release unless it is one that must stay: the
+ * live one, the previous one, or a kept release that a rollback was
+ * putting back. */
 static void
 s_drop_pending(job_t *job)
 {
     const char *v = job->j.pending;
     hoist_error_t e;
-    if (v[0] && strcmp(v, job->j.current) != 0 &&
+    if (v[0] && !job->j.pending_kept && strcmp(v, job->j.current) != 0 &&
         strcmp(v, job->j.previous) != 0 &&
         releases_remove(job->rel, v, &e) != HOIST_OK) {
         log_warn("%s: %s", job->j.app, e.msg);
@@ -261,6 +263,7 @@ s_idle(job_t *job, hoist_error_t *err)
     job->j.pending[0] = '\0';
     job->j.pending_digest[0] = '\0';
     job->j.pending_sequence = 0;
+    job->j.pending_kept = false;
     job->j.failed_step[0] = '\0';
     return s_save(job, JOURNAL_NONE, err);
 }
@@ -552,6 +555,7 @@ s_commit(job_t *job, hoist_error_t *err)
     next.step = JOURNAL_NONE;
     next.pending[0] = next.pending_digest[0] = next.failed_step[0] = '\0';
     next.pending_sequence = 0;
+    next.pending_kept = false;
     if (journal_save(&next, releases_journal_path(job->rel), err) != HOIST_OK) {
         return s_rollback(job, "commit", err);
     }
@@ -723,7 +727,7 @@ s_install_locked(job_t *job, const manifest_t *m, const char *artifact,
     return rc;
 }
 
-/* Puts JOB's version, the journal's previous release, back; see
+/* Puts JOB's version, a kept release, back; see
  * install_rollback. */
 static hoist_err_t
 s_restore_locked(job_t *job, const manifest_t *m, const char *artifact,
@@ -748,22 +752,22 @@ s_restore_locked(job_t *job, const manifest_t *m, const char *artifact,
                          "%s %s may not run in environment '%s'", app, v,
                          job->o->env);
     }
-    if (strcmp(job->j.previous, v) != 0 || !journal_history_has(&job->j, v)) {
+    if (!journal_history_has(&job->j, v)) {
         return error_set(err, HOIST_ERR_NOTFOUND,
-                         "%s %s is not the previous release on this machine "
-                         "(that is %s): an agent rolls back only to the "
-                         "release that was live before the current one",
+                         "%s %s is not kept on this machine (the previous "
+                         "release is %s): install it again instead",
                          app, v, job->j.previous[0] ? job->j.previous : "none");
     }
     if (!(job->spec = s_spec_of(job, v, err))) {
         return err ? err->code : HOIST_ERR_SPEC;
     }
-    /* PENDING names a kept release: abandoning or rolling back skips
-     * removing it, because it is the journal's previous release. */
+    /* PENDING names a kept release: abandoning or rolling back must not
+     * remove it, whether or not it is the journal's previous release. */
     snprintf(job->j.env, sizeof job->j.env, "%s", job->o->env);
     snprintf(job->j.pending, sizeof job->j.pending, "%s", v);
     job->j.pending_digest[0] = '\0';
     job->j.pending_sequence = job->sequence;
+    job->j.pending_kept = true;
     job->rep->outcome = INSTALL_ABANDONED;
     rc = s_go_live(job, err);
     if (rc == HOIST_OK) {

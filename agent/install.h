@@ -67,17 +67,18 @@ hoist_err_t install_release(const install_opts_t *o, const char *manifest_path,
                             const char *artifact_path, install_report_t *rep,
                             hoist_error_t *err);
 
-/* Makes this machine's previous release of the manifest's app live again:
- * the release the manifest at MANIFEST_PATH names must be kept on disk as
- * the journal's previous release (it was verified when it was installed,
- * and a version's bytes never change). The manifest is verified like an
- * install's (signature, app, environment; its build sequence may be below
- * the highest, that being the point of a rollback), then the release goes
- * through before_activate, switch, activate, health and commit as in an
- * install, with the same rollback if a step after the switch fails.
- * Nothing is unpacked. Returns HOIST_OK when it is live and healthy (REP
- * outcome INSTALLED) or already was (ALREADY). A version that is not the
- * previous release is HOIST_ERR_NOTFOUND with outcome REJECTED. */
+/* Makes a kept release of the manifest's app live again: the release the
+ * manifest at MANIFEST_PATH names must be kept on disk, in the journal's
+ * history (it was verified when it was installed, and a version's bytes
+ * never change); usually the previous release, but any kept one will do. The
+ * manifest is verified like an install's (signature, app, environment; its
+ * build sequence may be below the highest, that being the point of a rollback),
+ * then the release goes through before_activate, switch, activate, health and
+ * commit as in an install, with the same rollback if a step after the switch
+ * fails. Nothing is unpacked. Returns HOIST_OK when it is live and healthy (REP
+ * outcome INSTALLED) or already was (ALREADY). A version that is not kept
+ * is HOIST_ERR_NOTFOUND with outcome REJECTED. Whatever fails, the kept
+ * release stays on disk: the journal marks it pending_kept. */
 hoist_err_t install_rollback(const install_opts_t *o, const char *manifest_path,
                              install_report_t *rep, hoist_error_t *err);
 

@@ -100,6 +100,7 @@ s_from_pb(const Hoist__Journal *pb, const char *app, journal_t *j,
     j->pending_sequence = pb->pending_sequence;
     snprintf(j->pending_digest, sizeof j->pending_digest, "%s",
              pb->pending_digest);
+    j->pending_kept = pb->pending_kept;
     snprintf(j->failed_step, sizeof j->failed_step, "%s", pb->failed_step);
     return HOIST_OK;
 }
@@ -157,6 +158,7 @@ journal_save(const journal_t *j, const char *path, hoist_error_t *err)
     pb.pending_version = (char *)j->pending;
     pb.pending_sequence = j->pending_sequence;
     pb.pending_digest = (char *)j->pending_digest;
+    pb.pending_kept = j->pending_kept;
     pb.failed_step = (char *)j->failed_step;
     size_t len = hoist__journal__get_packed_size(&pb);
     uint8_t *buf = malloc(len ? len : 1);

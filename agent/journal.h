@@ -41,6 +41,8 @@ typedef struct {
     char pending[MANIFEST_VERSION_MAX + 1];
     uint64_t pending_sequence;
     char pending_digest[65]; /* hex, "" when none */
+    bool pending_kept;       /* pending is a kept release going live again (a
+                                rollback): undoing it must not remove it */
     char failed_step[32];
 } journal_t;
 

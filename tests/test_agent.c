@@ -1207,38 +1207,65 @@ test_deploy_busy(void **state)
     assert_int_equal(l->fc.n_steps, steps);
 }
 
+/* Healthy unless the test has created @MARK@/sick: a kept release that
+ * goes bad later, to fail a rollback to it. */
+static const char *FRAGILE_SPEC =
+    "hooks:\n"
+    "  activate: echo \"$HOIST_VERSION\" > @MARK@/active\n"
+    "health:\n"
+    "  command: test ! -e @MARK@/sick && test \"$(cat @MARK@/active)\" = "
+    "\"$HOIST_VERSION\"\n"
+    "  retries: 2\n"
+    "  interval: 50ms\n";
+
 static void
 test_deploy_rollback_order(void **state)
 {
     lab_t *l = *state;
-    s_release(l, "1.0.0", 1, GOOD_SPEC, "rel", 0);
+    s_release(l, "1.0.0", 1, FRAGILE_SPEC, "rel", 0);
     s_release(l, "1.1.0", 2, GOOD_SPEC, "rel", 0);
-    s_release(l, "0.9.0", 3, GOOD_SPEC, "rel", 0);
+    s_release(l, "1.2.0", 3, GOOD_SPEC, "rel", 0);
+    s_release(l, "0.9.0", 4, GOOD_SPEC, "rel", 0);
     s_enroll_ok(l);
     s_start_agent(l);
-    assert_string_equal(s_deploy_wait(l, 1, "1.0.0", false)->outcome,
-                        "installed");
-    assert_string_equal(s_deploy_wait(l, 2, "1.1.0", false)->outcome,
-                        "installed");
+    const char *chain[] = {"1.0.0", "1.1.0", "1.2.0"};
+    for (uint64_t i = 0; i < 3; i++) {
+        assert_string_equal(s_deploy_wait(l, i + 1, chain[i], false)->outcome,
+                            "installed");
+    }
     size_t fetches = l->fc.fetches;
-    const result_t *r = s_deploy_wait(l, 3, "1.0.0", true);
+    /* 1.0.0 is older than the previous release (1.1.0) but still kept. It
+     * turns unhealthy first: the rollback to it fails, 1.2.0 comes back,
+     * and 1.0.0 stays on disk, since a kept release is never removed. */
+    char sick[PATH_MAX], kept[PATH_MAX];
+    snprintf(sick, sizeof sick, "%s/sick", l->mark);
+    snprintf(kept, sizeof kept, "%s/apps/web/releases/1.0.0/VERSION", l->root);
+    tu_write(sick, "", 0, 0644);
+    const result_t *r = s_deploy_wait(l, 4, "1.0.0", true);
+    assert_string_equal(r->outcome, "rolled-back");
+    assert_string_equal(r->live, "1.2.0");
+    s_assert_live(l, "1.2.0");
+    assert_int_equal(access(kept, F_OK), 0);
+    /* Healthy again: the rollback to the older kept release goes through. */
+    unlink(sick);
+    r = s_deploy_wait(l, 5, "1.0.0", true);
     assert_string_equal(r->outcome, "installed");
     assert_string_equal(r->live, "1.0.0");
     assert_int_equal(l->fc.fetches, fetches); /* nothing fetched */
     s_assert_live(l, "1.0.0");
     char steps[512];
-    s_steps(l, 3, steps, sizeof steps);
+    s_steps(l, 5, steps, sizeof steps);
     assert_string_equal(steps, "verify before_activate switch activate "
                                "health");
-    /* Only a kept previous release can be rolled back to. */
-    r = s_deploy_wait(l, 4, "0.9.0", true);
+    /* A release never installed here is not kept: refused, nothing moves. */
+    r = s_deploy_wait(l, 6, "0.9.0", true);
     assert_string_equal(r->outcome, "rejected");
-    assert_contains(r->message, "not the previous release");
+    assert_contains(r->message, "not kept on this machine");
     s_assert_live(l, "1.0.0");
     /* Its hello now reports what it has. */
     s_kill_agent(l);
     s_start_agent(l);
-    assert_string_equal(l->fc.hello_apps, "web=1.0.0/1.1.0;");
+    assert_string_equal(l->fc.hello_apps, "web=1.0.0/1.2.0;");
 }
 
 static void
