@@ -21,6 +21,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "store.h"
+#include "uploader.h"
 #include "zap.h"
 
 #define TOKEN_TTL_MS  (3600 * 1000ULL)
@@ -29,7 +30,6 @@
 
 struct api {
     controller_t *ctl;
-    zhashx_t *notes; /* upload id -> release notes given at begin */
 };
 
 /* One request being answered. */
@@ -42,6 +42,9 @@ typedef struct {
     size_t text_len;
     FILE *out; /* writes into text */
     json_t *json;
+    uint64_t id;       /* the request's envelope id */
+    zframe_t *routing; /* the client's, for deferred replies */
+    bool deferred;     /* answered later, by api_on_upload */
 } call_t;
 
 typedef struct {
@@ -337,22 +340,42 @@ s_trust_collect(const store_trust_t *t, void *arg)
 
 /* --- releases ----------------------------------------------------------- */
 
-/* The notes travel beside the manifest, which signs only their digest:
- * they must hash to it, or be absent when the manifest has none. */
+/* --- uploads, answered when the uploader actor is done ----------------- */
+
+/* A deferred call's cookie: what its answer needs to become a reply, the
+ * request id, the client's routing id and the user. */
+typedef struct {
+    uint64_t id;
+    uint8_t routing_len;
+    uint8_t routing[255];
+    char user[STORE_NAME_SIZE];
+} cookie_t;
+
+/* Fills COOKIE for the call C; false when the routing id does not fit. */
 static bool
-s_notes_match(const manifest_t *m, const char *notes)
+s_cookie(const call_t *c, cookie_t *cookie)
 {
-    const uint8_t *want = manifest_notes_digest(m);
-    if (!want) {
-        return !notes || !notes[0];
-    }
-    uint8_t got[DIGEST_BYTES];
-    if (!notes) {
+    if (!c->routing || zframe_size(c->routing) > sizeof cookie->routing) {
         return false;
     }
-    crypto_generichash(got, sizeof got, (const uint8_t *)notes, strlen(notes),
-                       NULL, 0);
-    return digest_equal(got, want);
+    memset(cookie, 0, sizeof *cookie);
+    cookie->id = c->id;
+    cookie->routing_len = (uint8_t)zframe_size(c->routing);
+    memcpy(cookie->routing, zframe_data(c->routing), cookie->routing_len);
+    snprintf(cookie->user, sizeof cookie->user, "%s", c->user.name);
+    return true;
+}
+
+/* Hands the call to the uploader (SEND's result RC): the reply comes with
+ * the answer, or now with the refusal in ERR. */
+static int
+s_defer(call_t *c, hoist_err_t rc, const hoist_error_t *err)
+{
+    if (rc != HOIST_OK) {
+        return s_fail(c, err);
+    }
+    c->deferred = true;
+    return 0;
 }
 
 static int
@@ -360,49 +383,20 @@ s_release_begin(call_t *c)
 {
     hoist_error_t err = {0};
     trustset_t *ts = calloc(1, sizeof *ts);
-    char id[ARTIFACTS_ID_SIZE];
-    manifest_t *m = NULL;
-    store_release_t *have = malloc(sizeof *have);
-    int rc = 0;
-    if (!ts || !have ||
-        store_trust_list(controller_store(c->api->ctl), s_trust_collect, ts,
-                         &err) != HOIST_OK ||
-        artifacts_begin(controller_artifacts(c->api->ctl), c->req->data.data,
-                        c->req->data.len, ts->keys, ts->n, id, &m,
-                        &err) != HOIST_OK) {
-        rc = err.code ? s_fail(c, &err)
-                      : s_refuse(c, HOIST_ERR_NOMEM, "out of memory");
-        goto out;
+    cookie_t cookie;
+    if (!ts || !s_cookie(c, &cookie)) {
+        free(ts);
+        return s_refuse(c, HOIST_ERR_NOMEM, "out of memory");
     }
-    if (store_release_get(controller_store(c->api->ctl), manifest_app(m),
-                          manifest_version(m), have, NULL) == HOIST_OK) {
-        artifacts_abort(controller_artifacts(c->api->ctl), id);
-        rc = s_refuse(c, HOIST_ERR_EXISTS,
-                      "release %s %s exists already: versions never change, "
-                      "publish a new one",
-                      manifest_app(m), manifest_version(m));
-        goto out;
+    hoist_err_t rc = store_trust_list(controller_store(c->api->ctl),
+                                      s_trust_collect, ts, &err);
+    if (rc == HOIST_OK) {
+        rc = uploader_begin(controller_uploader(c->api->ctl), &cookie,
+                            sizeof cookie, c->req->data.data, c->req->data.len,
+                            s_opt(c, "notes"), ts->keys, ts->n, &err);
     }
-    const char *notes = s_opt(c, "notes");
-    if (!s_notes_match(m, notes)) {
-        artifacts_abort(controller_artifacts(c->api->ctl), id);
-        rc = s_refuse(c, HOIST_ERR_MANIFEST,
-                      "the release notes sent are not the ones the manifest "
-                      "signed (pass the same --notes FILE as when signing)");
-        goto out;
-    }
-    zhashx_update(c->api->notes, id, strdup(notes ? notes : ""));
-    json_object_set_new(c->json, "upload", json_string(id));
-    json_object_set_new(c->json, "size",
-                        json_integer((json_int_t)manifest_artifact_size(m)));
-    json_object_set_new(c->json, "chunk", json_integer(ARTIFACTS_CHUNK_MAX));
-    s_say(c, "upload %s: %s %s, %llu bytes\n", id, manifest_app(m),
-          manifest_version(m), (unsigned long long)manifest_artifact_size(m));
-out:
-    manifest_destroy(&m);
     free(ts);
-    free(have);
-    return rc;
+    return s_defer(c, rc, &err);
 }
 
 static int
@@ -412,40 +406,82 @@ s_release_chunk(call_t *c)
     const char *off = s_opt(c, "offset");
     char *end = NULL;
     unsigned long long offset = off ? strtoull(off, &end, 10) : 0;
+    cookie_t cookie;
     if (!off || *end) {
         return s_refuse(c, HOIST_ERR_USAGE, "release.chunk needs an offset");
     }
-    if (artifacts_chunk(controller_artifacts(c->api->ctl), s_arg(c, 0), offset,
-                        c->req->data.data, c->req->data.len,
-                        &err) != HOIST_OK) {
-        /* The notes stay while the session does: a refused chunk (a
-         * wrong offset) leaves it open, and api_tick drops the rest. */
-        return s_fail(c, &err);
+    if (!s_cookie(c, &cookie)) {
+        return s_refuse(c, HOIST_ERR_NOMEM, "out of memory");
     }
-    json_object_set_new(c->json, "received",
-                        json_integer((json_int_t)(offset + c->req->data.len)));
+    return s_defer(c,
+                   uploader_chunk(controller_uploader(c->api->ctl), &cookie,
+                                  sizeof cookie, s_arg(c, 0), offset,
+                                  c->req->data.data, c->req->data.len, &err),
+                   &err);
+}
+
+static int
+s_release_commit(call_t *c)
+{
+    hoist_error_t err = {0};
+    cookie_t cookie;
+    if (!s_cookie(c, &cookie)) {
+        return s_refuse(c, HOIST_ERR_NOMEM, "out of memory");
+    }
+    return s_defer(c,
+                   uploader_commit(controller_uploader(c->api->ctl), &cookie,
+                                   sizeof cookie, s_arg(c, 0), &err),
+                   &err);
+}
+
+/* A session is open: refuse a version the store has, else name it. */
+static int
+s_begun(call_t *c, const uploader_answer_t *a)
+{
+    const manifest_t *m = a->manifest;
+    store_release_t *have = malloc(sizeof *have);
+    if (!have) {
+        uploader_abort(controller_uploader(c->api->ctl), a->id);
+        return s_refuse(c, HOIST_ERR_NOMEM, "out of memory");
+    }
+    bool exists =
+        store_release_get(controller_store(c->api->ctl), manifest_app(m),
+                          manifest_version(m), have, NULL) == HOIST_OK;
+    free(have);
+    if (exists) {
+        uploader_abort(controller_uploader(c->api->ctl), a->id);
+        return s_refuse(c, HOIST_ERR_EXISTS,
+                        "release %s %s exists already: versions never change, "
+                        "publish a new one",
+                        manifest_app(m), manifest_version(m));
+    }
+    json_object_set_new(c->json, "upload", json_string(a->id));
+    json_object_set_new(c->json, "size",
+                        json_integer((json_int_t)manifest_artifact_size(m)));
+    json_object_set_new(c->json, "chunk", json_integer(ARTIFACTS_CHUNK_MAX));
+    s_say(c, "upload %s: %s %s, %llu bytes\n", a->id, manifest_app(m),
+          manifest_version(m), (unsigned long long)manifest_artifact_size(m));
     return 0;
 }
 
-/* Records the committed upload M (signed bytes SIGNED) as a release. */
+/* Records the committed upload of answer A as a release. */
 static hoist_err_t
-s_record_release(call_t *c, const manifest_t *m, const uint8_t *signed_bytes,
-                 size_t signed_len, hoist_error_t *err)
+s_record_release(call_t *c, const uploader_answer_t *a, hoist_error_t *err)
 {
+    const manifest_t *m = a->manifest;
     store_release_t *r = calloc(1, sizeof *r);
-    if (!r || signed_len > sizeof r->manifest) {
+    if (!r || a->signed_len > sizeof r->manifest) {
         free(r);
         return error_set(err, HOIST_ERR_NOMEM, "out of memory");
     }
-    const char *notes = zhashx_lookup(c->api->notes, s_arg(c, 0));
     snprintf(r->app, sizeof r->app, "%s", manifest_app(m));
     snprintf(r->version, sizeof r->version, "%s", manifest_version(m));
     r->sequence = manifest_sequence(m);
     digest_hex(manifest_artifact_digest(m), r->digest);
     r->size = manifest_artifact_size(m);
-    memcpy(r->manifest, signed_bytes, signed_len);
-    r->manifest_len = signed_len;
-    snprintf(r->notes, sizeof r->notes, "%s", notes ? notes : "");
+    memcpy(r->manifest, a->signed_bytes, a->signed_len);
+    r->manifest_len = a->signed_len;
+    snprintf(r->notes, sizeof r->notes, "%s", a->notes ? a->notes : "");
     r->created_at = controller_now();
     hoist_err_t rc = store_release_add(controller_store(c->api->ctl), r, err);
     free(r);
@@ -453,32 +489,20 @@ s_record_release(call_t *c, const manifest_t *m, const uint8_t *signed_bytes,
 }
 
 static int
-s_release_commit(call_t *c)
+s_committed(call_t *c, const uploader_answer_t *a, const char *user)
 {
+    const manifest_t *m = a->manifest;
     hoist_error_t err = {0};
-    uint8_t *signed_bytes = NULL;
-    size_t signed_len = 0;
-    manifest_t *m =
-        artifacts_commit(controller_artifacts(c->api->ctl), s_arg(c, 0),
-                         &signed_bytes, &signed_len, &err);
-    int rc = 0;
-    if (!m ||
-        s_record_release(c, m, signed_bytes, signed_len, &err) != HOIST_OK) {
-        rc = s_fail(c, &err);
-    } else {
-        log_info("release %s %s created by %s", manifest_app(m),
-                 manifest_version(m), c->user.name);
-        s_say(c, "release %s %s stored (%llu bytes, verified)\n",
-              manifest_app(m), manifest_version(m),
-              (unsigned long long)manifest_artifact_size(m));
-        json_object_set_new(c->json, "app", json_string(manifest_app(m)));
-        json_object_set_new(c->json, "version",
-                            json_string(manifest_version(m)));
+    if (s_record_release(c, a, &err) != HOIST_OK) {
+        return s_fail(c, &err);
     }
-    zhashx_delete(c->api->notes, s_arg(c, 0));
-    free(signed_bytes);
-    manifest_destroy(&m);
-    return rc;
+    log_info("release %s %s created by %s", manifest_app(m),
+             manifest_version(m), user);
+    s_say(c, "release %s %s stored (%llu bytes, verified)\n", manifest_app(m),
+          manifest_version(m), (unsigned long long)manifest_artifact_size(m));
+    json_object_set_new(c->json, "app", json_string(manifest_app(m)));
+    json_object_set_new(c->json, "version", json_string(manifest_version(m)));
+    return 0;
 }
 
 static int
@@ -942,16 +966,55 @@ api_on_message(api_t *self, zsock_t *sock, zframe_t *routing, zframe_t *body)
         envelope_destroy(&e);
         return;
     }
-    call_t c = {.api = self, .req = e->request, .json = json_object()};
+    call_t c = {.api = self,
+                .req = e->request,
+                .json = json_object(),
+                .id = e->id,
+                .routing = routing};
     c.out = open_memstream(&c.text, &c.text_len);
     if (c.out) {
         s_run(&c, uid);
-        s_reply(&c, sock, routing, e->id);
+        if (!c.deferred) {
+            s_reply(&c, sock, routing, e->id);
+        }
         fclose(c.out);
     }
     free(c.text);
     json_decref(c.json);
     envelope_destroy(&e);
+}
+
+void
+api_on_upload(api_t *self, zsock_t *sock, uploader_answer_t *a)
+{
+    cookie_t cookie;
+    if (a->cookie_len != sizeof cookie) {
+        return;
+    }
+    memcpy(&cookie, a->cookie, sizeof cookie);
+    cookie.user[sizeof cookie.user - 1] = '\0';
+    call_t c = {.api = self, .json = json_object(), .id = cookie.id};
+    zframe_t *routing = zframe_new(cookie.routing, cookie.routing_len);
+    c.out = open_memstream(&c.text, &c.text_len);
+    if (c.out && routing) {
+        if (a->err.code != HOIST_OK) {
+            c.exit = s_fail(&c, &a->err);
+        } else if (a->kind == UPLOADER_BEGUN) {
+            c.exit = s_begun(&c, a);
+        } else if (a->kind == UPLOADER_CHUNKED) {
+            json_object_set_new(c.json, "received",
+                                json_integer((json_int_t)a->received));
+        } else {
+            c.exit = s_committed(&c, a, cookie.user);
+        }
+        s_reply(&c, sock, routing, cookie.id);
+    }
+    if (c.out) {
+        fclose(c.out);
+    }
+    zframe_destroy(&routing);
+    free(c.text);
+    json_decref(c.json);
 }
 
 api_t *
@@ -960,8 +1023,6 @@ api_new(controller_t *ctl, hoist_error_t *err)
     (void)err;
     api_t *self = zmalloc(sizeof *self);
     self->ctl = ctl;
-    self->notes = zhashx_new();
-    zhashx_set_destructor(self->notes, (zhashx_destructor_fn *)zstr_free);
     return self;
 }
 
@@ -969,29 +1030,7 @@ void
 api_destroy(api_t **p)
 {
     if (p && *p) {
-        zhashx_destroy(&(*p)->notes);
         free(*p);
         *p = NULL;
     }
-}
-
-void
-api_tick(api_t *self, int64_t now_ms)
-{
-    artifacts_t *a = controller_artifacts(self->ctl);
-    if (artifacts_expire(a, (uint64_t)now_ms)) {
-        log_info("dropped idle uploads");
-    }
-    /* Notes of uploads that ended without a commit (expired, failed). */
-    zlistx_t *gone = zlistx_new();
-    for (void *n = zhashx_first(self->notes); n; n = zhashx_next(self->notes)) {
-        const char *id = zhashx_cursor(self->notes);
-        if (!artifacts_upload_open(a, id)) {
-            zlistx_add_end(gone, (void *)id);
-        }
-    }
-    for (char *id = zlistx_first(gone); id; id = zlistx_next(gone)) {
-        zhashx_delete(self->notes, id);
-    }
-    zlistx_destroy(&gone);
 }

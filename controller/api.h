@@ -4,6 +4,11 @@
  * is the user whose key the ZAP handler admitted, checked against the
  * store on every request. Each reply carries the CLI's exit code, text
  * for a person and one JSON document for --json.
+ *
+ * Uploads (release.begin, .chunk, .commit) are answered later: the call
+ * goes to the uploader actor with the client's routing id in a cookie,
+ * and api_on_upload replies when the actor is done, so hashing and
+ * fsyncing an artifact never hold the loop.
  */
 #ifndef HOIST_API_H
 #define HOIST_API_H
@@ -11,6 +16,7 @@
 #include <czmq.h>
 
 #include "controller.h"
+#include "uploader.h"
 
 typedef struct api api_t;
 
@@ -21,7 +27,8 @@ void api_destroy(api_t **p);
 void api_on_message(api_t *self, zsock_t *sock, zframe_t *routing,
                     zframe_t *body);
 
-/* Expires idle uploads. NOW_MS is monotonic. */
-void api_tick(api_t *self, int64_t now_ms);
+/* Turns answer A of the uploader actor into the reply to the request it
+ * answers, sent on SOCK (the API socket). A stays the caller's. */
+void api_on_upload(api_t *self, zsock_t *sock, uploader_answer_t *a);
 
 #endif

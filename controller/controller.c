@@ -19,6 +19,7 @@
 #include "monotime.h"
 #include "store.h"
 #include "tree.h"
+#include "uploader.h"
 #include "yamlfile.h"
 #include "zap.h"
 
@@ -28,7 +29,8 @@ struct controller {
     char agent_endpoint[256], api_endpoint[256];
     uint32_t heartbeat_ms;
     store_t *store;
-    artifacts_t *artifacts;
+    artifacts_t *artifacts; /* the loop's: reads for agents' fetches */
+    uploader_t *uploader;   /* the actor's: upload sessions */
     zap_t *zap;
     zcert_t *cert;
     zsock_t *agents;
@@ -49,6 +51,12 @@ store_t *
 controller_store(controller_t *self)
 {
     return self->store;
+}
+
+uploader_t *
+controller_uploader(controller_t *self)
+{
+    return self->uploader;
 }
 
 artifacts_t *
@@ -320,6 +328,20 @@ s_on_agents(zloop_t *loop, zsock_t *sock, void *arg)
 }
 
 static int
+s_on_uploader(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    (void)sock;
+    controller_t *self = arg;
+    uploader_answer_t *a = uploader_recv(self->uploader);
+    if (a) {
+        api_on_upload(self->api, self->api_sock, a);
+        uploader_answer_destroy(&a);
+    }
+    return 0;
+}
+
+static int
 s_on_api(zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void)loop;
@@ -356,7 +378,6 @@ s_on_tick(zloop_t *loop, int timer_id, void *arg)
     (void)timer_id;
     controller_t *self = arg;
     hub_tick(self->hub, (int64_t)monotime_ms());
-    api_tick(self->api, (int64_t)monotime_ms());
     return 0;
 }
 
@@ -371,6 +392,7 @@ s_open_parts(controller_t *self, hoist_error_t *err)
     s_path(self->data_dir, "controller.db", path, sizeof path);
     if (!(self->store = store_open(path, err)) ||
         !(self->artifacts = artifacts_open(self->data_dir, err)) ||
+        !(self->uploader = uploader_new(self->data_dir, err)) ||
         !(self->cert = s_load_cert(self->data_dir, "server", err))) {
         return err ? err->code : HOIST_ERR_IO;
     }
@@ -421,6 +443,7 @@ controller_destroy(controller_t **p)
     zsock_destroy(&self->api_sock);
     zap_destroy(&self->zap);
     zcert_destroy(&self->cert);
+    uploader_destroy(&self->uploader);
     artifacts_destroy(&self->artifacts);
     store_close(&self->store);
     free(self);
@@ -433,6 +456,8 @@ controller_run(controller_t *self, hoist_error_t *err)
     self->loop = zloop_new();
     zloop_reader(self->loop, self->agents, s_on_agents, self);
     zloop_reader(self->loop, self->api_sock, s_on_api, self);
+    zloop_reader(self->loop, uploader_sock(self->uploader), s_on_uploader,
+                 self);
     zloop_reader(self->loop, zap_sock(self->zap), s_on_zap, self);
     zloop_timer(self->loop, self->heartbeat_ms / 2 ? self->heartbeat_ms / 2 : 1,
                 0, s_on_tick, self);
