@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "envelope.h"
 #include "monotime.h"
 
 #define MAX_AGENTS 8
@@ -732,6 +733,126 @@ test_unknown_user_cannot_deploy(void **state)
     json_decref(list);
 }
 
+/* Sends envelope E on a DEALER to ENDPOINT with security MECH ("null" or
+ * "plain") and asserts that the handshake fails (the socket's monitor
+ * reports HANDSHAKE_FAILED_*, never HANDSHAKE_SUCCEEDED) and that nothing
+ * answers. */
+static void
+s_forge(const char *mech, const char *endpoint, envelope_t *e)
+{
+    zsock_t *s = zsock_new(ZMQ_DEALER);
+    assert_non_null(s);
+    if (strcmp(mech, "plain") == 0) {
+        zsock_set_plain_username(s, "admin");
+        zsock_set_plain_password(s, "admin");
+    }
+    zsock_set_linger(s, 0);
+    zactor_t *mon = zactor_new(zmonitor, s);
+    assert_non_null(mon);
+    zstr_sendx(mon, "LISTEN", "ALL", NULL);
+    zstr_send(mon, "START");
+    zsock_wait(mon);
+    assert_int_equal(zsock_connect(s, "%s", endpoint), 0);
+    size_t len;
+    uint8_t *buf = envelope_pack(e, &len);
+    assert_non_null(buf);
+    zframe_t *fr = zframe_new(buf, len);
+    free(buf);
+    /* A refused handshake never opens the pipe, so the send may not even
+     * leave; either way nothing may come back. */
+    zframe_send(&fr, s, ZFRAME_DONTWAIT);
+    zframe_destroy(&fr);
+    bool failed = false, succeeded = false;
+    zpoller_t *p = zpoller_new(s, mon, NULL);
+    uint64_t until = monotime_ms() + 1500;
+    while (monotime_ms() < until) {
+        void *which = zpoller_wait(p, 100);
+        assert_true(which != s); /* no answer, ever */
+        if (which == mon) {
+            char *event = NULL;
+            zstr_recvx(mon, &event, NULL);
+            failed |= event && strncmp(event, "HANDSHAKE_FAILED", 16) == 0;
+            succeeded |= event && strcmp(event, "HANDSHAKE_SUCCEEDED") == 0;
+            zstr_free(&event);
+        }
+    }
+    zpoller_destroy(&p);
+    zactor_destroy(&mon);
+    zsock_destroy(&s);
+    assert_true(failed);
+    assert_false(succeeded);
+}
+
+/* NULL and PLAIN clients reach neither socket: a deploy request to the
+ * API and a forged result or hello to the agents' socket are dropped at
+ * the handshake, and the controller's record does not move. */
+static void
+test_null_and_plain_clients_refused(void **state)
+{
+    fleet_t *f = *state;
+    s_agent(f, "dev-1", "dev");
+    s_wait_online(f, "dev-1");
+    s_release(f, "1.0.0", 1, GOOD_SPEC);
+    s_release(f, "2.0.0", 2, GOOD_SPEC);
+    json_t *d = s_deploy_wait(f, "1.0.0", "dev", 0);
+    json_int_t id = json_integer_value(json_object_get(d, "id"));
+    json_decref(d);
+    char *conf = tu_read(f->conf, NULL), api[256] = "";
+    const char *at = strstr(conf, "controller: \"");
+    assert_non_null(at);
+    sscanf(at, "controller: \"%255[^\"]\"", api);
+    free(conf);
+    assert_true(strncmp(api, "tcp://127.0.0.1:", 16) == 0);
+
+    Hoist__ApiRequest req = HOIST__API_REQUEST__INIT;
+    char *args[] = {"web", "2.0.0"};
+    Hoist__ApiRequest__OptionsEntry opt =
+        HOIST__API_REQUEST__OPTIONS_ENTRY__INIT;
+    Hoist__ApiRequest__OptionsEntry *opts[] = {&opt};
+    opt.key = "env";
+    opt.value = "dev";
+    req.command = "deploy";
+    req.n_args = 2;
+    req.args = args;
+    req.n_options = 1;
+    req.options = opts;
+    envelope_t deploy = HOIST__ENVELOPE__INIT;
+    deploy.version = 1;
+    deploy.id = 7;
+    deploy.body_case = HOIST__ENVELOPE__BODY_REQUEST;
+    deploy.request = &req;
+
+    Hoist__Result res = HOIST__RESULT__INIT;
+    res.deployment = (uint64_t)id;
+    res.outcome = "failed";
+    res.message = "forged";
+    res.live = "";
+    envelope_t report = HOIST__ENVELOPE__INIT;
+    report.version = 1;
+    report.body_case = HOIST__ENVELOPE__BODY_RESULT;
+    report.result = &res;
+
+    const char *mechs[] = {"null", "plain"};
+    for (size_t m = 0; m < 2; m++) {
+        s_forge(mechs[m], api, &deploy);
+        s_forge(mechs[m], f->endpoint, &report);
+    }
+    /* Nothing recorded: one deployment, still succeeded on dev-1. */
+    json_t *list = s_hoist_json(f, (const char *[]){"deployments", NULL});
+    assert_int_equal(json_array_size(json_object_get(list, "deployments")), 1);
+    json_decref(list);
+    char ids[32];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    d = s_hoist_json(f, (const char *[]){"deployment", "show", ids, NULL});
+    assert_string_equal(json_string_value(json_object_get(d, "state")),
+                        "succeeded");
+    assert_string_equal(s_task_state(d, "dev-1"), "succeeded");
+    json_decref(d);
+    char *live = s_live(f, 0);
+    assert_string_equal(live, "1.0.0");
+    free(live);
+}
+
 int
 main(void)
 {
@@ -753,6 +874,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_agent_killed_mid_transfer, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_user_cannot_deploy,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_null_and_plain_clients_refused,
                                         s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, s_kill_leftovers);
