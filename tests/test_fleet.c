@@ -853,6 +853,54 @@ test_null_and_plain_clients_refused(void **state)
     free(live);
 }
 
+/* hoist rollback: to the release before the live one, then with --to to
+ * an older one the agents still keep. */
+static void
+test_rollback_to_previous_and_kept(void **state)
+{
+    fleet_t *f = *state;
+    int a = s_agent(f, "dev-1", "dev"), b = s_agent(f, "dev-2", "dev");
+    s_wait_online(f, "dev-1");
+    s_wait_online(f, "dev-2");
+    const char *versions[] = {"1.0.0", "2.0.0", "3.0.0"};
+    for (int i = 0; i < 3; i++) {
+        s_release(f, versions[i], i + 1, GOOD_SPEC);
+        json_decref(s_deploy_wait(f, versions[i], "dev", 0));
+    }
+    struct {
+        const char *to, *want;
+    } steps[] = {{NULL, "2.0.0"}, {"1.0.0", "1.0.0"}};
+    for (size_t i = 0; i < 2; i++) {
+        const char *args[] = {"rollback",  "web",
+                              "--env",     "dev",
+                              "--wait",    steps[i].to ? "--to" : NULL,
+                              steps[i].to, NULL};
+        tu_run_t r = s_hoist(f, args);
+        if (r.status != 0) {
+            print_error("rollback exited %d:\n%s\n", r.status, r.out);
+        }
+        assert_int_equal(r.status, 0);
+        tu_run_free(&r);
+        int agents[] = {a, b};
+        for (int k = 0; k < 2; k++) {
+            char *live = s_live(f, agents[k]);
+            assert_string_equal(live, steps[i].want);
+            free(live);
+        }
+    }
+    /* A version no agent keeps any more cannot be rolled back to. */
+    s_release(f, "0.9.0", 4, GOOD_SPEC);
+    tu_run_t r = s_hoist(f, (const char *[]){"rollback", "web", "--env", "dev",
+                                             "--to", "0.9.0", "--wait", NULL});
+    assert_int_equal(r.status, 1);
+    assert_contains(r.out, "is not kept on this machin");
+    assert_contains(r.out, "deployment 6 failed");
+    tu_run_free(&r);
+    char *live = s_live(f, a);
+    assert_string_equal(live, "1.0.0");
+    free(live);
+}
+
 int
 main(void)
 {
@@ -876,6 +924,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_unknown_user_cannot_deploy,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_null_and_plain_clients_refused,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_rollback_to_previous_and_kept,
                                         s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, s_kill_leftovers);
