@@ -274,6 +274,7 @@ typedef struct {
     uint8_t manifest[STORE_MANIFEST_MAX]; /* the SignedManifest bytes */
     size_t manifest_len;
     char notes[STORE_NOTES_MAX + 1];
+    char lifecycle[STORE_NAME_SIZE]; /* chosen at creation; "" = default */
     int64_t created_at;
 } store_release_t;
 
@@ -410,5 +411,134 @@ hoist_err_t store_task_list(store_t *s, int64_t deployment_id, store_task_fn fn,
  * (T->deployment_id, T->agent); STORE_ERR_NOTFOUND if there is none. */
 hoist_err_t store_task_update(store_t *s, const store_task_t *t,
                               hoist_error_t *err);
+
+/* --- the audit log: append-only, hash-chained (see audit.h) ------------- */
+
+#define STORE_ACTION_SIZE 64
+#define STORE_TARGET_SIZE 512
+#define STORE_RESULT_SIZE 1024
+#define STORE_DETAIL_SIZE 4096
+
+typedef struct {
+    int64_t id; /* 1, 2, 3, ... */
+    int64_t time_ms;
+    char user[STORE_NAME_SIZE];
+    char action[STORE_ACTION_SIZE]; /* "promote" */
+    char target[STORE_TARGET_SIZE]; /* "web 1.2.0 -> production" */
+    char result[STORE_RESULT_SIZE]; /* "ok", "refused: ..." */
+    int exit_code;
+    char detail[STORE_DETAIL_SIZE]; /* JSON text or "" */
+    uint8_t prev[32];               /* the previous row's hash */
+    uint8_t hash[32];               /* audit_hash(prev, this row) */
+} store_audit_t;
+
+typedef int (*store_audit_fn)(const store_audit_t *row, void *arg);
+
+/* Appends an entry with the next id, chained to the last row (audit_hash).
+ * Values too long for their field are cut (at a UTF-8 boundary), never
+ * refused: a request must not escape the log by being long. Runs in its
+ * own transaction unless one is open. OUT (may be NULL) gets the row. */
+hoist_err_t store_audit_append(store_t *s, int64_t time_ms, const char *user,
+                               const char *action, const char *target,
+                               const char *result, int exit_code,
+                               const char *detail, store_audit_t *out,
+                               hoist_error_t *err);
+
+/* Calls FN for each row with time_ms >= SINCE_MS, in id order. */
+hoist_err_t store_audit_list(store_t *s, int64_t since_ms, store_audit_fn fn,
+                             void *arg, hoist_error_t *err);
+
+/* --- the pipeline file ------------------------------------------------- */
+
+/* Records TEXT (the pipeline as `hoist export` prints it) as the current
+ * one, applied by USER at NOW. Earlier versions are kept, newest wins. */
+hoist_err_t store_pipeline_set(store_t *s, const char *text, const char *user,
+                               int64_t now, hoist_error_t *err);
+
+/* Sets *TEXT (malloc'd, the caller's) to the current pipeline;
+ * STORE_ERR_NOTFOUND when none was ever applied. */
+hoist_err_t store_pipeline_get(store_t *s, char **text, hoist_error_t *err);
+
+/* --- approvals ---------------------------------------------------------- */
+
+#define STORE_COMMENT_SIZE 1024
+
+typedef struct {
+    char app[STORE_NAME_SIZE];
+    char version[STORE_VERSION_SIZE];
+    char env[STORE_NAME_SIZE]; /* the environment it is approved for */
+    char user[STORE_NAME_SIZE];
+    char role[STORE_ROLE_SIZE]; /* the approver's role when approving */
+    char comment[STORE_COMMENT_SIZE];
+    int64_t created_at;
+} store_approval_t;
+
+typedef int (*store_approval_fn)(const store_approval_t *row, void *arg);
+
+/* Records approval A. STORE_ERR_EXISTS when A->user already approved that
+ * release for that environment; STORE_ERR_NOTFOUND when the release does
+ * not exist. */
+hoist_err_t store_approval_add(store_t *s, const store_approval_t *a,
+                               hoist_error_t *err);
+
+/* Calls FN for each approval of APP VERSION (for ENV only, unless ENV is
+ * NULL or ""), oldest first. */
+hoist_err_t store_approval_list(store_t *s, const char *app,
+                                const char *version, const char *env,
+                                store_approval_fn fn, void *arg,
+                                hoist_error_t *err);
+
+/* --- scheduled promotions ---------------------------------------------- */
+
+typedef enum {
+    STORE_SCHEDULE_PENDING = 0,
+    STORE_SCHEDULE_FIRED,     /* its gates passed; a deployment started */
+    STORE_SCHEDULE_REFUSED,   /* its gates failed when it came due */
+    STORE_SCHEDULE_CANCELLED, /* `hoist schedule cancel` */
+} store_schedule_state_t;
+
+typedef struct {
+    int64_t id; /* chosen by the store */
+    char app[STORE_NAME_SIZE];
+    char version[STORE_VERSION_SIZE];
+    char env[STORE_NAME_SIZE];
+    int64_t at_ms; /* when it is due, unix milliseconds */
+    char at_text[128]; /* as the user wrote it, with its zone */
+    store_schedule_state_t state;
+    char created_by[STORE_NAME_SIZE];
+    int64_t created_at;
+    bool override_freeze;
+    char reason[STORE_COMMENT_SIZE]; /* --reason of an override */
+    char note[STORE_RESULT_SIZE];    /* why it ended: deployment id, gates */
+    int64_t deployment_id;           /* 0 unless FIRED */
+} store_schedule_t;
+
+typedef int (*store_schedule_fn)(const store_schedule_t *row, void *arg);
+
+/* "pending", "fired", "refused", "cancelled"; "unknown" out of range. */
+const char *store_schedule_state_name(store_schedule_state_t state);
+
+/* Records schedule S as pending (its id and state are ignored) and sets
+ * *ID. STORE_ERR_NOTFOUND when the release does not exist. */
+hoist_err_t store_schedule_add(store_t *s, const store_schedule_t *sch,
+                               int64_t *id, hoist_error_t *err);
+
+/* Reads schedule ID; STORE_ERR_NOTFOUND if none. */
+hoist_err_t store_schedule_get(store_t *s, int64_t id, store_schedule_t *out,
+                               hoist_error_t *err);
+
+/* Calls FN for each schedule, by at_ms then id; only pending ones when
+ * PENDING_ONLY. */
+hoist_err_t store_schedule_list(store_t *s, bool pending_only,
+                                store_schedule_fn fn, void *arg,
+                                hoist_error_t *err);
+
+/* Ends pending schedule ID in STATE (not PENDING) with NOTE and
+ * DEPLOYMENT_ID. STORE_ERR_NOTFOUND if none; HOIST_ERR_STATE when it is no
+ * longer pending (the message says what it became). */
+hoist_err_t store_schedule_finish(store_t *s, int64_t id,
+                                  store_schedule_state_t state,
+                                  const char *note, int64_t deployment_id,
+                                  hoist_error_t *err);
 
 #endif
