@@ -20,6 +20,7 @@
 #include "keys.h"
 #include "log.h"
 #include "manifest.h"
+#include "rbac.h"
 #include "store.h"
 #include "uploader.h"
 #include "zap.h"
@@ -51,7 +52,8 @@ typedef struct {
     const char *name;
     int (*fn)(call_t *c);
     size_t nargs;
-    bool admin;
+    rbac_action_t action;
+    const char *env_opt;
     const char *usage;
 } command_t;
 
@@ -105,6 +107,22 @@ static const char *
 s_arg(const call_t *c, size_t i)
 {
     return i < c->req->n_args ? c->req->args[i] : "";
+}
+
+/* Checks that C's user may perform ACTION in ENV (NULL: none or every
+ * environment); refuses the call otherwise. */
+static bool
+s_allowed(call_t *c, rbac_action_t action, const char *env)
+{
+    hoist_error_t err = {0};
+    rbac_role_t role;
+    if (rbac_role_parse(c->user.role, &role, &err) != HOIST_OK ||
+        rbac_check(c->user.name, role, c->user.env, action, env, &err) !=
+            HOIST_OK) {
+        s_fail(c, &err);
+        return false;
+    }
+    return true;
 }
 
 /* --- whoami, tokens ----------------------------------------------------- */
@@ -221,6 +239,9 @@ s_agent_set(call_t *c, store_agent_state_t state)
     char id[STORE_NAME_SIZE + 8];
     if (store_agent_get(st, s_arg(c, 0), &a, &err) != HOIST_OK) {
         return s_fail(c, &err);
+    }
+    if (!s_allowed(c, RBAC_AGENTS_MANAGE, a.env)) {
+        return c->exit;
     }
     snprintf(id, sizeof id, "agent:%s", a.name);
     if (store_agent_set_state(st, a.name, state, &err) != HOIST_OK ||
@@ -873,26 +894,42 @@ s_status(call_t *c)
 
 /* --- the table ---------------------------------------------------------- */
 
+/* Each command's action is what rbac checks; ENV_OPT names the option
+ * that holds the environment it touches (NULL: none, or found by the
+ * handler, as for an agent's). */
 static const command_t s_commands[] = {
-    {"whoami", s_whoami, 0, false, "whoami"},
-    {"token.create", s_token_create, 0, false, "token create --env ENV"},
-    {"agents.list", s_agents_list, 0, false, "agents [list] [--env ENV]"},
-    {"agents.accept", s_agents_accept, 1, false, "agents accept NAME"},
-    {"agents.revoke", s_agents_revoke, 1, false, "agents revoke NAME"},
-    {"trust.add", s_trust_add, 0, true, "trust add PUBFILE"},
-    {"trust.list", s_trust_list, 0, true, "trust list"},
-    {"trust.remove", s_trust_remove, 1, true, "trust remove KEYID"},
-    {"release.begin", s_release_begin, 0, false, "release create ..."},
-    {"release.chunk", s_release_chunk, 1, false, "release create ..."},
-    {"release.commit", s_release_commit, 1, false, "release create ..."},
-    {"release.list", s_release_list, SIZE_MAX, false, "release list [APP]"},
-    {"release.show", s_release_show, 2, false, "release show APP VERSION"},
-    {"deploy", s_deploy, 2, false, "deploy APP VERSION --env ENV"},
-    {"rollback", s_rollback, 1, false, "rollback APP --env ENV [--to V]"},
-    {"deployment.show", s_deployment_show, 1, false, "deployment show ID"},
-    {"deployments", s_deployments, SIZE_MAX, false, "deployments [APP]"},
-    {"logs", s_logs, 1, false, "logs ID [--agent NAME]"},
-    {"status", s_status, SIZE_MAX, false, "status [APP]"},
+    {"whoami", s_whoami, 0, RBAC_READ, NULL, "whoami"},
+    {"token.create", s_token_create, 0, RBAC_TOKEN_CREATE, "env",
+     "token create --env ENV"},
+    {"agents.list", s_agents_list, 0, RBAC_READ, NULL,
+     "agents [list] [--env ENV]"},
+    {"agents.accept", s_agents_accept, 1, RBAC_AGENTS_MANAGE, NULL,
+     "agents accept NAME"},
+    {"agents.revoke", s_agents_revoke, 1, RBAC_AGENTS_MANAGE, NULL,
+     "agents revoke NAME"},
+    {"trust.add", s_trust_add, 0, RBAC_TRUST_MANAGE, NULL, "trust add PUBFILE"},
+    {"trust.list", s_trust_list, 0, RBAC_TRUST_LIST, NULL, "trust list"},
+    {"trust.remove", s_trust_remove, 1, RBAC_TRUST_MANAGE, NULL,
+     "trust remove KEYID"},
+    {"release.begin", s_release_begin, 0, RBAC_RELEASE_CREATE, NULL,
+     "release create ..."},
+    {"release.chunk", s_release_chunk, 1, RBAC_RELEASE_CREATE, NULL,
+     "release create ..."},
+    {"release.commit", s_release_commit, 1, RBAC_RELEASE_CREATE, NULL,
+     "release create ..."},
+    {"release.list", s_release_list, SIZE_MAX, RBAC_READ, NULL,
+     "release list [APP]"},
+    {"release.show", s_release_show, 2, RBAC_READ, NULL,
+     "release show APP VERSION"},
+    {"deploy", s_deploy, 2, RBAC_DEPLOY, "env", "deploy APP VERSION --env ENV"},
+    {"rollback", s_rollback, 1, RBAC_ROLLBACK, "env",
+     "rollback APP --env ENV [--to V]"},
+    {"deployment.show", s_deployment_show, 1, RBAC_READ, NULL,
+     "deployment show ID"},
+    {"deployments", s_deployments, SIZE_MAX, RBAC_READ, NULL,
+     "deployments [APP]"},
+    {"logs", s_logs, 1, RBAC_READ, NULL, "logs ID [--agent NAME]"},
+    {"status", s_status, SIZE_MAX, RBAC_READ, NULL, "status [APP]"},
 };
 
 static const command_t *
@@ -920,12 +957,8 @@ s_run(call_t *c, const char *uid)
         s_refuse(c, HOIST_ERR_USAGE, "unknown command '%s'", c->req->command);
     } else if (cmd->nargs != SIZE_MAX && c->req->n_args != cmd->nargs) {
         s_refuse(c, HOIST_ERR_USAGE, "usage: hoist %s", cmd->usage);
-    } else if (cmd->admin && strcmp(c->user.role, "admin") != 0) {
-        s_refuse(c, HOIST_ERR_AUTH,
-                 "refused: %s needs the admin role (%s has "
-                 "%s)",
-                 cmd->usage, c->user.name, c->user.role);
-    } else {
+    } else if (s_allowed(c, cmd->action,
+                         cmd->env_opt ? s_opt(c, cmd->env_opt) : NULL)) {
         c->exit = cmd->fn(c);
     }
 }
