@@ -563,8 +563,10 @@ test_command_healthy_for_passes(void **state)
     uint64_t t0 = monotime_ms();
     assert_int_equal(health_run(&hc, &ctx, &err), HOIST_OK);
     assert_true(monotime_ms() - t0 >= 200);
-    /* Probed through the window: at 0, ~50, ~100, ~150, ~200 ms. */
-    assert_true(s_count(dir) >= 4);
+    /* Probed through the window (at 0, ~50, ~100, ~150, ~200 ms when the
+     * machine is idle): at least once at the start and once after it,
+     * however slowly a loaded machine forks the probes. */
+    assert_true(s_count(dir) >= 2);
     tu_rmtree(dir);
 }
 
