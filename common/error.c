@@ -34,6 +34,7 @@ static const char *s_names[HOIST_ERR__COUNT] = {
     [HOIST_ERR_AUTH] = "auth",
     [HOIST_ERR_NOTFOUND] = "notfound",
     [HOIST_ERR_EXISTS] = "exists",
+    [HOIST_ERR_GATE] = "gate",
 };
 
 const char *
@@ -135,6 +136,8 @@ error_exit_code(hoist_err_t code)
         return 2;
     case HOIST_ERR_AUTH:
         return 3;
+    case HOIST_ERR_GATE:
+        return 4;
     default:
         return 1;
     }

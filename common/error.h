@@ -39,6 +39,7 @@ typedef enum {
     HOIST_ERR_AUTH,      /* refused by authentication or authorization */
     HOIST_ERR_NOTFOUND,  /* the named thing does not exist */
     HOIST_ERR_EXISTS,    /* the named thing exists already */
+    HOIST_ERR_GATE,      /* refused by a promotion gate (exit 4) */
     HOIST_ERR__COUNT
 } hoist_err_t;
 

@@ -118,7 +118,8 @@ test_from_errno(void **state)
 }
 
 /* DESIGN.md: 0 done; 1 the operation ran and failed; 2 usage or bad
- * input; 3 refused by authorization (HOIST_ERR_AUTH, checked apart). Every code
+ * input; 3 refused by authorization (HOIST_ERR_AUTH, checked apart); 4
+ * refused by a gate (HOIST_ERR_GATE, checked apart). Every code
  * is listed in exactly one table below, so a new code fails this test until
  * someone decides which it is. */
 static const hoist_err_t s_rejections[] = {
@@ -146,6 +147,8 @@ test_exit_codes(void **state)
     seen[HOIST_OK]++;
     assert_int_equal(error_exit_code(HOIST_ERR_AUTH), 3);
     seen[HOIST_ERR_AUTH]++;
+    assert_int_equal(error_exit_code(HOIST_ERR_GATE), 4);
+    seen[HOIST_ERR_GATE]++;
     for (size_t i = 0; i < nr; i++) {
         if (error_exit_code(s_rejections[i]) != 2) {
             fail_msg("%s should exit 2, exits %d",
