@@ -6,8 +6,11 @@
  * last committed: its rollouts, its agents, its tokens. This is the only
  * module that speaks SQL; the rest of the controller sees typed functions
  * per noun (agent, user, token, trusted release key, release, deployment,
- * task) and plain row structs, so that a PostgreSQL store can replace this
- * file without touching its callers.
+ * task, audit entry, pipeline, approval, schedule) and plain row structs,
+ * so that a PostgreSQL store can replace it without touching its callers.
+ * This header is the whole interface; the code is one file per noun
+ * (store_agent.c, store_audit.c, ...) over the shared machinery of
+ * store_sql.h, with opening, migrations and transactions in store.c.
  *
  * The database runs in WAL mode with synchronous=FULL (a commit is on disk
  * when store_commit returns), foreign keys on and a busy timeout. Its schema
@@ -436,22 +439,27 @@ typedef int (*store_audit_fn)(const store_audit_t *row, void *arg);
 
 /* Appends an entry with the next id, chained to the last row (audit_hash).
  * Values too long for their field are cut (at a UTF-8 boundary), never
- * refused: a request must not escape the log by being long. Runs in its
- * own transaction unless one is open. OUT (may be NULL) gets the row. */
+ * refused: a request must not escape the log by being long; a NULL string
+ * reads as "". Runs in its own transaction (BEGIN IMMEDIATE) unless one is
+ * open, so that the id and prev it reads are still the last row's when it
+ * inserts. OUT (may be NULL) gets the row. */
 hoist_err_t store_audit_append(store_t *s, int64_t time_ms, const char *user,
                                const char *action, const char *target,
                                const char *result, int exit_code,
                                const char *detail, store_audit_t *out,
                                hoist_error_t *err);
 
-/* Calls FN for each row with time_ms >= SINCE_MS, in id order. */
+/* Calls FN for each row with time_ms >= SINCE_MS, in id order (INT64_MIN
+ * for every row: what a verify walks, with audit_walk_step per row). */
 hoist_err_t store_audit_list(store_t *s, int64_t since_ms, store_audit_fn fn,
                              void *arg, hoist_error_t *err);
 
 /* --- the pipeline file ------------------------------------------------- */
 
 /* Records TEXT (the pipeline as `hoist export` prints it) as the current
- * one, applied by USER at NOW. Earlier versions are kept, newest wins. */
+ * one, applied by USER at NOW. Earlier versions are kept; the one recorded
+ * last wins, whatever NOW says. USAGE for an empty TEXT or USER, LIMIT for
+ * a USER that does not fit a name. */
 hoist_err_t store_pipeline_set(store_t *s, const char *text, const char *user,
                                int64_t now, hoist_error_t *err);
 
@@ -477,7 +485,8 @@ typedef int (*store_approval_fn)(const store_approval_t *row, void *arg);
 
 /* Records approval A. STORE_ERR_EXISTS when A->user already approved that
  * release for that environment; STORE_ERR_NOTFOUND when the release does
- * not exist. */
+ * not exist; USAGE when a field other than the comment is empty; LIMIT
+ * when a value does not fit. */
 hoist_err_t store_approval_add(store_t *s, const store_approval_t *a,
                                hoist_error_t *err);
 
@@ -518,8 +527,10 @@ typedef int (*store_schedule_fn)(const store_schedule_t *row, void *arg);
 /* "pending", "fired", "refused", "cancelled"; "unknown" out of range. */
 const char *store_schedule_state_name(store_schedule_state_t state);
 
-/* Records schedule S as pending (its id and state are ignored) and sets
- * *ID. STORE_ERR_NOTFOUND when the release does not exist. */
+/* Records schedule SCH as pending (its id, state, note and deployment_id
+ * are ignored: they belong to its end) and sets *ID. STORE_ERR_NOTFOUND
+ * when the release does not exist; USAGE for an empty app, version,
+ * environment or creator; LIMIT when a value does not fit. */
 hoist_err_t store_schedule_add(store_t *s, const store_schedule_t *sch,
                                int64_t *id, hoist_error_t *err);
 
@@ -533,9 +544,12 @@ hoist_err_t store_schedule_list(store_t *s, bool pending_only,
                                 store_schedule_fn fn, void *arg,
                                 hoist_error_t *err);
 
-/* Ends pending schedule ID in STATE (not PENDING) with NOTE and
- * DEPLOYMENT_ID. STORE_ERR_NOTFOUND if none; HOIST_ERR_STATE when it is no
- * longer pending (the message says what it became). */
+/* Ends pending schedule ID in STATE (not PENDING) with NOTE (NULL reads
+ * as "") and DEPLOYMENT_ID (0 for none), in one statement that matches
+ * only a pending row. STORE_ERR_NOTFOUND if there is no such schedule or
+ * no such deployment; HOIST_ERR_STATE when it is no longer pending (the
+ * message says what it became); USAGE for STATE PENDING; LIMIT when NOTE
+ * does not fit (the store's rule: refuse, never cut). */
 hoist_err_t store_schedule_finish(store_t *s, int64_t id,
                                   store_schedule_state_t state,
                                   const char *note, int64_t deployment_id,

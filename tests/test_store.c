@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "store_sql.h" /* store_migrations: a file of schema 1 */
 
 /* --- helpers ------------------------------------------------------------ */
 
@@ -1352,6 +1353,172 @@ test_state_names(void **state)
     assert_string_equal(store_task_state_name(STORE_TASK_UNKNOWN), "unknown");
 }
 
+/* --- migrating an older file -------------------------------------------- */
+
+/* Writes, at PATH, the database a Hoist of schema 1 left behind: the first
+ * migration, its schema_version row, and an agent, a release and a
+ * deployment in it. */
+static void
+s_write_schema1(const char *path)
+{
+    sqlite3 *db = s_raw_open(path);
+    char *msg = NULL;
+    const char *rows =
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY,"
+        " applied_at INTEGER NOT NULL) STRICT;"
+        "INSERT INTO schema_version VALUES (1, 0);"
+        "INSERT INTO agents (name, pubkey, env, state, created_at) VALUES"
+        " ('web-1', 'Agent+0000000000000000000000000000000001', 'dev',"
+        " 'accepted', 5);"
+        "INSERT INTO releases (app, version, sequence, digest, size,"
+        " manifest, notes, created_at) VALUES ('web', '1.0.0', 1,"
+        " '0aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',"
+        " 10, x'00ff', 'old notes', 100);"
+        "INSERT INTO deployments (app, version, env, kind, state,"
+        " created_by, created_at) VALUES ('web', '1.0.0', 'dev', 'deploy',"
+        " 'succeeded', 'alice', 101);";
+    assert_true(store_migrations_count >= 2);
+    if (sqlite3_exec(db, store_migrations[0], NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(db, rows, NULL, NULL, &msg) != SQLITE_OK) {
+        fail_msg("schema 1: %s", msg);
+    }
+    sqlite3_close(db);
+}
+
+static int
+s_see_approval(const store_approval_t *row, void *arg)
+{
+    return s_seen_add(arg, row->user);
+}
+
+static void
+test_migrates_schema1_file_keeping_rows(void **state)
+{
+    fixture_t *f = *state;
+    hoist_error_t err = {0};
+    char *old = tu_path(f->dir, "old.db");
+    s_write_schema1(old);
+    assert_int_equal(s_raw_int(old, "SELECT count(*) FROM sqlite_master WHERE"
+                                    " name IN ('audit', 'approvals')"),
+                     0);
+
+    store_t *s = store_open(old, &err);
+    if (!s) {
+        fail_msg("store_open: %s", err.msg);
+    }
+    assert_int_equal(store_schema_version(s), (int)store_migrations_count);
+    assert_int_equal(store_migrations_applied(s),
+                     (int)store_migrations_count - 1);
+
+    /* The old rows are there, the release with the default lifecycle. */
+    store_agent_t a;
+    assert_int_equal(store_agent_get(s, "web-1", &a, &err), HOIST_OK);
+    assert_int_equal(a.state, STORE_AGENT_ACCEPTED);
+    store_release_t *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    assert_int_equal(store_release_get(s, "web", "1.0.0", r, &err), HOIST_OK);
+    assert_string_equal(r->notes, "old notes");
+    assert_string_equal(r->lifecycle, "");
+    assert_int_equal(r->manifest_len, 2);
+    free(r);
+    store_deployment_t d;
+    assert_int_equal(store_deployment_get(s, 1, &d, &err), HOIST_OK);
+    assert_int_equal(d.state, STORE_DEPLOY_SUCCEEDED);
+
+    /* The new tables work against the old rows. */
+    store_approval_t ap;
+    memset(&ap, 0, sizeof ap);
+    snprintf(ap.app, sizeof ap.app, "web");
+    snprintf(ap.version, sizeof ap.version, "1.0.0");
+    snprintf(ap.env, sizeof ap.env, "qa");
+    snprintf(ap.user, sizeof ap.user, "carol");
+    snprintf(ap.role, sizeof ap.role, "qa");
+    assert_int_equal(store_approval_add(s, &ap, &err), HOIST_OK);
+    seen_t seen = {0};
+    assert_int_equal(store_approval_list(s, "web", "1.0.0", NULL,
+                                         s_see_approval, &seen, &err),
+                     HOIST_OK);
+    assert_string_equal(seen.text, "carol");
+    store_audit_t row;
+    assert_int_equal(store_audit_append(s, 1, "carol", "approve", "web 1.0.0",
+                                        "ok", 0, "", &row, &err),
+                     HOIST_OK);
+    assert_int_equal(row.id, 1);
+    store_close(&s);
+
+    /* Migrated once: the next open applies nothing. */
+    s = store_open(old, &err);
+    assert_non_null(s);
+    assert_int_equal(store_migrations_applied(s), 0);
+    store_close(&s);
+    assert_int_equal(s_raw_int(old, "SELECT count(*) FROM schema_version"),
+                     (long long)store_migrations_count);
+    free(old);
+}
+
+static void
+test_new_schema_tables(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(store_schema_version(f->s), 2);
+    assert_int_equal(s_raw_int(f->path,
+                               "SELECT count(*) FROM sqlite_master WHERE "
+                               "type = 'table' AND name IN ('audit', "
+                               "'pipeline', 'approvals', 'schedules')"),
+                     4);
+    assert_int_equal(s_raw_int(f->path,
+                               "SELECT count(*) FROM sqlite_master WHERE "
+                               "type = 'trigger' AND tbl_name = 'audit'"),
+                     2);
+    /* A state the CHECK does not list is refused by SQLite itself. */
+    s_add_release(f->s, "web", "1.0.0", 100);
+    sqlite3 *db = s_raw_open(f->path);
+    assert_int_not_equal(
+        sqlite3_exec(db,
+                     "INSERT INTO schedules (app, version, env, at_ms, state,"
+                     " created_by, created_at) VALUES ('web', '1.0.0', 'qa',"
+                     " 1, 'done', 'rm', 1)",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* --- release lifecycles ------------------------------------------------- */
+
+static void
+test_release_lifecycle(void **state)
+{
+    fixture_t *f = *state;
+    hoist_error_t err = {0};
+    store_release_t *r = s_release("web", "1.0.1", 100);
+    store_release_t *back = calloc(1, sizeof *back);
+    assert_non_null(back);
+    snprintf(r->lifecycle, sizeof r->lifecycle, "hotfix");
+    assert_int_equal(store_release_add(f->s, r, &err), HOIST_OK);
+    s_add_release(f->s, "web", "1.1.0", 200);
+
+    assert_int_equal(store_release_get(f->s, "web", "1.0.1", back, &err),
+                     HOIST_OK);
+    assert_string_equal(back->lifecycle, "hotfix");
+    assert_string_equal(back->notes, "notes of web 1.0.1");
+    assert_int_equal(back->created_at, 100);
+    assert_int_equal(store_release_get(f->s, "web", "1.1.0", back, &err),
+                     HOIST_OK);
+    assert_string_equal(back->lifecycle, "");
+
+    seen_t seen = {0};
+    assert_int_equal(
+        store_release_list(f->s, "web", s_see_release, &seen, &err), HOIST_OK);
+    assert_string_equal(seen.text, "web 1.1.0,web 1.0.1");
+
+    memset(r->lifecycle, 'l', sizeof r->lifecycle);
+    snprintf(r->version, sizeof r->version, "1.0.2");
+    assert_int_equal(store_release_add(f->s, r, &err), HOIST_ERR_LIMIT);
+    assert_contains(err.msg, "lifecycle");
+    free(back);
+    free(r);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, s_setup, s_teardown)
 
 int
@@ -1390,6 +1557,9 @@ main(void)
         T(test_running_deployment_resumes_after_reopen),
         T(test_kill9_keeps_what_was_committed),
         T(test_state_names),
+        T(test_migrates_schema1_file_keeping_rows),
+        T(test_new_schema_tables),
+        T(test_release_lifecycle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
