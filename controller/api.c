@@ -14,15 +14,21 @@
 #include <string.h>
 
 #include "artifacts.h"
+#include "call.h"
+#include "deployments.h"
 #include "digest.h"
 #include "duration.h"
 #include "hub.h"
+#include "ledger.h"
+#include "policy.h"
+#include "promotion.h"
 #include "keys.h"
 #include "log.h"
 #include "manifest.h"
 #include "rbac.h"
 #include "store.h"
 #include "uploader.h"
+#include "users.h"
 #include "zap.h"
 
 #define TOKEN_TTL_MS  (3600 * 1000ULL)
@@ -33,105 +39,13 @@ struct api {
     controller_t *ctl;
 };
 
-/* One request being answered. */
-typedef struct {
-    api_t *api;
-    const Hoist__ApiRequest *req;
-    store_user_t user;
-    int exit;
-    char *text;
-    size_t text_len;
-    FILE *out; /* writes into text */
-    json_t *json;
-    uint64_t id;       /* the request's envelope id */
-    zframe_t *routing; /* the client's, for deferred replies */
-    bool deferred;     /* answered later, by api_on_upload */
-} call_t;
-
-typedef struct {
-    const char *name;
-    int (*fn)(call_t *c);
-    size_t nargs;
-    rbac_action_t action;
-    const char *env_opt;
-    const char *usage;
-} command_t;
-
-/* --- reply helpers ------------------------------------------------------ */
-
-static int __attribute__((format(printf, 2, 3)))
-s_say(call_t *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(c->out, fmt, ap);
-    va_end(ap);
-    return 0;
-}
-
-/* Fails the call with ERR: the exit code of its code, its message. */
-static int
-s_fail(call_t *c, const hoist_error_t *err)
-{
-    c->exit = error_exit_code(err->code);
-    fprintf(c->out, "%s\n", err->msg);
-    json_object_set_new(c->json, "error", json_string(err->msg));
-    json_object_set_new(c->json, "code",
-                        json_string(hoist_strerror(err->code)));
-    return c->exit;
-}
-
-static int __attribute__((format(printf, 3, 4)))
-s_refuse(call_t *c, hoist_err_t code, const char *fmt, ...)
-{
-    hoist_error_t err = {.code = code};
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err.msg, sizeof err.msg, fmt, ap);
-    va_end(ap);
-    return s_fail(c, &err);
-}
-
-static const char *
-s_opt(const call_t *c, const char *key)
-{
-    for (size_t i = 0; i < c->req->n_options; i++) {
-        if (strcmp(c->req->options[i]->key, key) == 0) {
-            return c->req->options[i]->value;
-        }
-    }
-    return NULL;
-}
-
-static const char *
-s_arg(const call_t *c, size_t i)
-{
-    return i < c->req->n_args ? c->req->args[i] : "";
-}
-
-/* Checks that C's user may perform ACTION in ENV (NULL: none or every
- * environment); refuses the call otherwise. */
-static bool
-s_allowed(call_t *c, rbac_action_t action, const char *env)
-{
-    hoist_error_t err = {0};
-    rbac_role_t role;
-    if (rbac_role_parse(c->user.role, &role, &err) != HOIST_OK ||
-        rbac_check(c->user.name, role, c->user.env, action, env, &err) !=
-            HOIST_OK) {
-        s_fail(c, &err);
-        return false;
-    }
-    return true;
-}
-
 /* --- whoami, tokens ----------------------------------------------------- */
 
 static int
 s_whoami(call_t *c)
 {
-    s_say(c, "%s (%s%s%s)\n", c->user.name, c->user.role,
-          c->user.env[0] ? ", " : "", c->user.env);
+    call_say(c, "%s (%s%s%s)\n", c->user.name, c->user.role,
+             c->user.env[0] ? ", " : "", c->user.env);
     json_object_set_new(c->json, "name", json_string(c->user.name));
     json_object_set_new(c->json, "role", json_string(c->user.role));
     return 0;
@@ -140,16 +54,16 @@ s_whoami(call_t *c)
 static int
 s_token_create(call_t *c)
 {
-    const char *env = s_opt(c, "env"), *ttl = s_opt(c, "ttl");
+    const char *env = call_opt(c, "env"), *ttl = call_opt(c, "ttl");
     uint64_t ttl_ms = TOKEN_TTL_MS;
     hoist_error_t err = {0};
     if (!env || !manifest_name_valid(env)) {
-        return s_refuse(c, HOIST_ERR_USAGE, "token create needs --env ENV");
+        return call_refuse(c, HOIST_ERR_USAGE, "token create needs --env ENV");
     }
     if (ttl && (duration_parse(ttl, &ttl_ms, &err) != HOIST_OK || ttl_ms == 0 ||
                 ttl_ms > TOKEN_TTL_MAX)) {
-        return s_refuse(c, HOIST_ERR_USAGE, "--ttl takes 1s to 7d, not '%s'",
-                        ttl);
+        return call_refuse(c, HOIST_ERR_USAGE, "--ttl takes 1s to 7d, not '%s'",
+                           ttl);
     }
     uint8_t raw[24];
     char token[64];
@@ -162,19 +76,20 @@ s_token_create(call_t *c)
                        NULL, 0);
     snprintf(t.env, sizeof t.env, "%s", env);
     snprintf(t.created_by, sizeof t.created_by, "%s", c->user.name);
-    if (store_token_create(controller_store(c->api->ctl), &t, &err)) {
-        return s_fail(c, &err);
+    if (store_token_create(controller_store(c->ctl), &t, &err)) {
+        return call_fail(c, &err);
     }
-    const char *ep = controller_agent_endpoint(c->api->ctl);
-    const char *key = controller_server_key(c->api->ctl);
-    s_say(c,
-          "token for environment %s (one use, expires in %llus):\n  %s\n\n"
-          "On the server, as root:\n"
-          "  echo '%s' > /etc/hoist/controller.key\n"
-          "  hoist-agent enroll --root /var/lib/hoist --controller %s \\\n"
-          "      --controller-key /etc/hoist/controller.key --token %s \\\n"
-          "      --env %s --trust RELEASE-KEY.pub --user USER\n",
-          env, (unsigned long long)(ttl_ms / 1000), token, key, ep, token, env);
+    const char *ep = controller_agent_endpoint(c->ctl);
+    const char *key = controller_server_key(c->ctl);
+    call_say(c,
+             "token for environment %s (one use, expires in %llus):\n  %s\n\n"
+             "On the server, as root:\n"
+             "  echo '%s' > /etc/hoist/controller.key\n"
+             "  hoist-agent enroll --root /var/lib/hoist --controller %s \\\n"
+             "      --controller-key /etc/hoist/controller.key --token %s \\\n"
+             "      --env %s --trust RELEASE-KEY.pub --user USER\n",
+             env, (unsigned long long)(ttl_ms / 1000), token, key, ep, token,
+             env);
     json_object_set_new(c->json, "token", json_string(token));
     json_object_set_new(c->json, "env", json_string(env));
     json_object_set_new(c->json, "expires_at", json_integer(t.expires_at));
@@ -193,9 +108,9 @@ s_agent_row(const store_agent_t *a, void *arg)
     if (a->cloned) {
         snprintf(flags, sizeof flags, "CLONED-KEY");
     }
-    s_say(c, "%-16s %-12s %-9s %-8s %-20s %s\n", a->name, a->env,
-          store_agent_state_name(a->state), a->online ? "online" : "offline",
-          a->facts.hostname[0] ? a->facts.hostname : "-", flags);
+    call_say(c, "%-16s %-12s %-9s %-8s %-20s %s\n", a->name, a->env,
+             store_agent_state_name(a->state), a->online ? "online" : "offline",
+             a->facts.hostname[0] ? a->facts.hostname : "-", flags);
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(a->name));
     json_object_set_new(o, "env", json_string(a->env));
@@ -220,11 +135,11 @@ s_agents_list(call_t *c)
 {
     hoist_error_t err = {0};
     json_object_set_new(c->json, "agents", json_array());
-    s_say(c, "%-16s %-12s %-9s %-8s %-20s %s\n", "NAME", "ENV", "STATE", "LINK",
-          "HOST", "FLAGS");
-    if (store_agent_list(controller_store(c->api->ctl), s_opt(c, "env"),
+    call_say(c, "%-16s %-12s %-9s %-8s %-20s %s\n", "NAME", "ENV", "STATE",
+             "LINK", "HOST", "FLAGS");
+    if (store_agent_list(controller_store(c->ctl), call_opt(c, "env"),
                          s_agent_row, c, &err) != HOIST_OK) {
-        return s_fail(c, &err);
+        return call_fail(c, &err);
     }
     return 0;
 }
@@ -235,28 +150,28 @@ s_agent_set(call_t *c, store_agent_state_t state)
 {
     hoist_error_t err = {0};
     store_agent_t a;
-    store_t *st = controller_store(c->api->ctl);
+    store_t *st = controller_store(c->ctl);
     char id[STORE_NAME_SIZE + 8];
-    if (store_agent_get(st, s_arg(c, 0), &a, &err) != HOIST_OK) {
-        return s_fail(c, &err);
+    if (store_agent_get(st, call_arg(c, 0), &a, &err) != HOIST_OK) {
+        return call_fail(c, &err);
     }
-    if (!s_allowed(c, RBAC_AGENTS_MANAGE, a.env)) {
+    if (!call_allowed(c, RBAC_AGENTS_MANAGE, a.env)) {
         return c->exit;
     }
     snprintf(id, sizeof id, "agent:%s", a.name);
     if (store_agent_set_state(st, a.name, state, &err) != HOIST_OK ||
         (state == STORE_AGENT_REVOKED
-             ? zap_deny(controller_zap(c->api->ctl), a.pubkey, &err)
-             : zap_allow(controller_zap(c->api->ctl), a.pubkey, id, &err)) !=
+             ? zap_deny(controller_zap(c->ctl), a.pubkey, &err)
+             : zap_allow(controller_zap(c->ctl), a.pubkey, id, &err)) !=
             HOIST_OK) {
-        return s_fail(c, &err);
+        return call_fail(c, &err);
     }
     if (state == STORE_AGENT_REVOKED) {
-        hub_forget(controller_hub(c->api->ctl), a.name);
+        hub_forget(controller_hub(c->ctl), a.name);
     }
     log_info("agent %s %s by %s", a.name, store_agent_state_name(state),
              c->user.name);
-    s_say(c, "agent %s is %s\n", a.name, store_agent_state_name(state));
+    call_say(c, "agent %s is %s\n", a.name, store_agent_state_name(state));
     json_object_set_new(c->json, "name", json_string(a.name));
     json_object_set_new(c->json, "state",
                         json_string(store_agent_state_name(state)));
@@ -286,7 +201,7 @@ s_trust_add(call_t *c)
     char id[KEYS_ID_HEX_LEN];
     size_t n = c->req->data.len;
     if (n == 0 || n >= sizeof text) {
-        return s_refuse(c, HOIST_ERR_USAGE, "trust add needs a .pub file");
+        return call_refuse(c, HOIST_ERR_USAGE, "trust add needs a .pub file");
     }
     memcpy(text, c->req->data.data, n);
     text[n] = '\0';
@@ -294,15 +209,15 @@ s_trust_add(call_t *c)
         text[n - 1] = '\0';
     }
     if (keys_public_parse(text, &k, &err) != HOIST_OK) {
-        return s_fail(c, &err);
+        return call_fail(c, &err);
     }
     store_trust_t t = {.added_at = controller_now()};
     snprintf(t.key_id, sizeof t.key_id, "%s", keys_id_hex(k.id, id));
     snprintf(t.pubkey, sizeof t.pubkey, "%s", text);
-    if (store_trust_add(controller_store(c->api->ctl), &t, &err) != HOIST_OK) {
-        return s_fail(c, &err);
+    if (store_trust_add(controller_store(c->ctl), &t, &err) != HOIST_OK) {
+        return call_fail(c, &err);
     }
-    s_say(c, "releases signed by key %s are accepted\n", t.key_id);
+    call_say(c, "releases signed by key %s are accepted\n", t.key_id);
     json_object_set_new(c->json, "key_id", json_string(t.key_id));
     return 0;
 }
@@ -311,7 +226,7 @@ static int
 s_trust_row(const store_trust_t *t, void *arg)
 {
     call_t *c = arg;
-    s_say(c, "%s  added %lld\n", t->key_id, (long long)t->added_at);
+    call_say(c, "%s  added %lld\n", t->key_id, (long long)t->added_at);
     json_t *o = json_object();
     json_object_set_new(o, "key_id", json_string(t->key_id));
     json_object_set_new(o, "added_at", json_integer(t->added_at));
@@ -324,9 +239,9 @@ s_trust_list(call_t *c)
 {
     hoist_error_t err = {0};
     json_object_set_new(c->json, "keys", json_array());
-    if (store_trust_list(controller_store(c->api->ctl), s_trust_row, c, &err) !=
+    if (store_trust_list(controller_store(c->ctl), s_trust_row, c, &err) !=
         HOIST_OK) {
-        return s_fail(c, &err);
+        return call_fail(c, &err);
     }
     return 0;
 }
@@ -335,11 +250,11 @@ static int
 s_trust_remove(call_t *c)
 {
     hoist_error_t err = {0};
-    if (store_trust_remove(controller_store(c->api->ctl), s_arg(c, 0), &err) !=
+    if (store_trust_remove(controller_store(c->ctl), call_arg(c, 0), &err) !=
         HOIST_OK) {
-        return s_fail(c, &err);
+        return call_fail(c, &err);
     }
-    s_say(c, "key %s is no longer trusted\n", s_arg(c, 0));
+    call_say(c, "key %s is no longer trusted\n", call_arg(c, 0));
     return 0;
 }
 
@@ -393,7 +308,7 @@ static int
 s_defer(call_t *c, hoist_err_t rc, const hoist_error_t *err)
 {
     if (rc != HOIST_OK) {
-        return s_fail(c, err);
+        return call_fail(c, err);
     }
     c->deferred = true;
     return 0;
@@ -407,14 +322,27 @@ s_release_begin(call_t *c)
     cookie_t cookie;
     if (!ts || !s_cookie(c, &cookie)) {
         free(ts);
-        return s_refuse(c, HOIST_ERR_NOMEM, "out of memory");
+        return call_refuse(c, HOIST_ERR_NOMEM, "out of memory");
     }
-    hoist_err_t rc = store_trust_list(controller_store(c->api->ctl),
-                                      s_trust_collect, ts, &err);
+    const char *lifecycle = call_opt(c, "lifecycle");
+    hoist_err_t rc = HOIST_OK;
+    if (lifecycle && lifecycle[0] &&
+        !pipeline_lifecycle(policy_pipeline(controller_policy(c->ctl)),
+                            lifecycle)) {
+        rc = error_set(&err, HOIST_ERR_NOTFOUND,
+                       "no lifecycle '%s' in the pipeline (hoist export "
+                       "shows them)",
+                       lifecycle);
+    }
     if (rc == HOIST_OK) {
-        rc = uploader_begin(controller_uploader(c->api->ctl), &cookie,
-                            sizeof cookie, c->req->data.data, c->req->data.len,
-                            s_opt(c, "notes"), ts->keys, ts->n, &err);
+        rc = store_trust_list(controller_store(c->ctl), s_trust_collect, ts,
+                              &err);
+    }
+    if (rc == HOIST_OK) {
+        rc = uploader_begin(controller_uploader(c->ctl), &cookie, sizeof cookie,
+                            c->req->data.data, c->req->data.len,
+                            call_opt(c, "notes"), lifecycle, ts->keys, ts->n,
+                            &err);
     }
     free(ts);
     return s_defer(c, rc, &err);
@@ -424,19 +352,19 @@ static int
 s_release_chunk(call_t *c)
 {
     hoist_error_t err = {0};
-    const char *off = s_opt(c, "offset");
+    const char *off = call_opt(c, "offset");
     char *end = NULL;
     unsigned long long offset = off ? strtoull(off, &end, 10) : 0;
     cookie_t cookie;
     if (!off || *end) {
-        return s_refuse(c, HOIST_ERR_USAGE, "release.chunk needs an offset");
+        return call_refuse(c, HOIST_ERR_USAGE, "release.chunk needs an offset");
     }
     if (!s_cookie(c, &cookie)) {
-        return s_refuse(c, HOIST_ERR_NOMEM, "out of memory");
+        return call_refuse(c, HOIST_ERR_NOMEM, "out of memory");
     }
     return s_defer(c,
-                   uploader_chunk(controller_uploader(c->api->ctl), &cookie,
-                                  sizeof cookie, s_arg(c, 0), offset,
+                   uploader_chunk(controller_uploader(c->ctl), &cookie,
+                                  sizeof cookie, call_arg(c, 0), offset,
                                   c->req->data.data, c->req->data.len, &err),
                    &err);
 }
@@ -447,11 +375,11 @@ s_release_commit(call_t *c)
     hoist_error_t err = {0};
     cookie_t cookie;
     if (!s_cookie(c, &cookie)) {
-        return s_refuse(c, HOIST_ERR_NOMEM, "out of memory");
+        return call_refuse(c, HOIST_ERR_NOMEM, "out of memory");
     }
     return s_defer(c,
-                   uploader_commit(controller_uploader(c->api->ctl), &cookie,
-                                   sizeof cookie, s_arg(c, 0), &err),
+                   uploader_commit(controller_uploader(c->ctl), &cookie,
+                                   sizeof cookie, call_arg(c, 0), &err),
                    &err);
 }
 
@@ -462,26 +390,28 @@ s_begun(call_t *c, const uploader_answer_t *a)
     const manifest_t *m = a->manifest;
     store_release_t *have = malloc(sizeof *have);
     if (!have) {
-        uploader_abort(controller_uploader(c->api->ctl), a->id);
-        return s_refuse(c, HOIST_ERR_NOMEM, "out of memory");
+        uploader_abort(controller_uploader(c->ctl), a->id);
+        return call_refuse(c, HOIST_ERR_NOMEM, "out of memory");
     }
     bool exists =
-        store_release_get(controller_store(c->api->ctl), manifest_app(m),
+        store_release_get(controller_store(c->ctl), manifest_app(m),
                           manifest_version(m), have, NULL) == HOIST_OK;
     free(have);
     if (exists) {
-        uploader_abort(controller_uploader(c->api->ctl), a->id);
-        return s_refuse(c, HOIST_ERR_EXISTS,
-                        "release %s %s exists already: versions never change, "
-                        "publish a new one",
-                        manifest_app(m), manifest_version(m));
+        uploader_abort(controller_uploader(c->ctl), a->id);
+        return call_refuse(
+            c, HOIST_ERR_EXISTS,
+            "release %s %s exists already: versions never change, "
+            "publish a new one",
+            manifest_app(m), manifest_version(m));
     }
     json_object_set_new(c->json, "upload", json_string(a->id));
     json_object_set_new(c->json, "size",
                         json_integer((json_int_t)manifest_artifact_size(m)));
     json_object_set_new(c->json, "chunk", json_integer(ARTIFACTS_CHUNK_MAX));
-    s_say(c, "upload %s: %s %s, %llu bytes\n", a->id, manifest_app(m),
-          manifest_version(m), (unsigned long long)manifest_artifact_size(m));
+    call_say(c, "upload %s: %s %s, %llu bytes\n", a->id, manifest_app(m),
+             manifest_version(m),
+             (unsigned long long)manifest_artifact_size(m));
     return 0;
 }
 
@@ -503,8 +433,9 @@ s_record_release(call_t *c, const uploader_answer_t *a, hoist_error_t *err)
     memcpy(r->manifest, a->signed_bytes, a->signed_len);
     r->manifest_len = a->signed_len;
     snprintf(r->notes, sizeof r->notes, "%s", a->notes ? a->notes : "");
+    snprintf(r->lifecycle, sizeof r->lifecycle, "%s", a->lifecycle);
     r->created_at = controller_now();
-    hoist_err_t rc = store_release_add(controller_store(c->api->ctl), r, err);
+    hoist_err_t rc = store_release_add(controller_store(c->ctl), r, err);
     free(r);
     return rc;
 }
@@ -515,14 +446,16 @@ s_committed(call_t *c, const uploader_answer_t *a, const char *user)
     const manifest_t *m = a->manifest;
     hoist_error_t err = {0};
     if (s_record_release(c, a, &err) != HOIST_OK) {
-        return s_fail(c, &err);
+        return call_fail(c, &err);
     }
     log_info("release %s %s created by %s", manifest_app(m),
              manifest_version(m), user);
-    s_say(c, "release %s %s stored (%llu bytes, verified)\n", manifest_app(m),
-          manifest_version(m), (unsigned long long)manifest_artifact_size(m));
+    call_say(c, "release %s %s stored (%llu bytes, verified)\n",
+             manifest_app(m), manifest_version(m),
+             (unsigned long long)manifest_artifact_size(m));
     json_object_set_new(c->json, "app", json_string(manifest_app(m)));
     json_object_set_new(c->json, "version", json_string(manifest_version(m)));
+    promotion_on_release(c, manifest_app(m), manifest_version(m), a->lifecycle);
     return 0;
 }
 
@@ -530,8 +463,8 @@ static int
 s_release_row(const store_release_t *r, void *arg)
 {
     call_t *c = arg;
-    s_say(c, "%-16s %-16s %10llu %12llu\n", r->app, r->version,
-          (unsigned long long)r->sequence, (unsigned long long)r->size);
+    call_say(c, "%-16s %-16s %10llu %12llu\n", r->app, r->version,
+             (unsigned long long)r->sequence, (unsigned long long)r->size);
     json_t *o = json_object();
     json_object_set_new(o, "app", json_string(r->app));
     json_object_set_new(o, "version", json_string(r->version));
@@ -548,11 +481,12 @@ s_release_list(call_t *c)
 {
     hoist_error_t err = {0};
     json_object_set_new(c->json, "releases", json_array());
-    s_say(c, "%-16s %-16s %10s %12s\n", "APP", "VERSION", "SEQUENCE", "BYTES");
-    const char *app = c->req->n_args ? s_arg(c, 0) : s_opt(c, "app");
-    if (store_release_list(controller_store(c->api->ctl), app, s_release_row, c,
+    call_say(c, "%-16s %-16s %10s %12s\n", "APP", "VERSION", "SEQUENCE",
+             "BYTES");
+    const char *app = c->req->n_args ? call_arg(c, 0) : call_opt(c, "app");
+    if (store_release_list(controller_store(c->ctl), app, s_release_row, c,
                            &err) != HOIST_OK) {
-        return s_fail(c, &err);
+        return call_fail(c, &err);
     }
     return 0;
 }
@@ -563,16 +497,16 @@ s_release_show(call_t *c)
     hoist_error_t err = {0};
     store_release_t *r = malloc(sizeof *r);
     int rc = 0;
-    if (!r || store_release_get(controller_store(c->api->ctl), s_arg(c, 0),
-                                s_arg(c, 1), r, &err) != HOIST_OK) {
-        rc = s_fail(c, &err);
+    if (!r || store_release_get(controller_store(c->ctl), call_arg(c, 0),
+                                call_arg(c, 1), r, &err) != HOIST_OK) {
+        rc = call_fail(c, &err);
     } else {
-        s_say(c,
-              "%s %s\n  sequence %llu\n  artifact %llu bytes, blake2b-256 "
-              "%s\n  notes:\n%s\n",
-              r->app, r->version, (unsigned long long)r->sequence,
-              (unsigned long long)r->size, r->digest,
-              r->notes[0] ? r->notes : "  (none)");
+        call_say(c,
+                 "%s %s\n  sequence %llu\n  artifact %llu bytes, blake2b-256 "
+                 "%s\n  notes:\n%s\n",
+                 r->app, r->version, (unsigned long long)r->sequence,
+                 (unsigned long long)r->size, r->digest,
+                 r->notes[0] ? r->notes : "  (none)");
         json_object_set_new(c->json, "app", json_string(r->app));
         json_object_set_new(c->json, "version", json_string(r->version));
         json_object_set_new(c->json, "sequence",
@@ -588,82 +522,25 @@ s_release_show(call_t *c)
 /* --- deployments -------------------------------------------------------- */
 
 static int
-s_accepted_agent(const store_agent_t *a, void *arg)
-{
-    if (a->state == STORE_AGENT_ACCEPTED) {
-        zlistx_add_end(arg, (void *)a->name);
-    }
-    return 0;
-}
-
-/* Records deployment D with a task per accepted agent of its environment,
- * all in one transaction, then hands it to the hub. */
-static hoist_err_t
-s_create_deployment(call_t *c, store_deployment_t *d, hoist_error_t *err)
-{
-    store_t *st = controller_store(c->api->ctl);
-    zlistx_t *agents = zlistx_new();
-    zlistx_set_duplicator(agents, (zlistx_duplicator_fn *)strdup);
-    zlistx_set_destructor(agents, (zlistx_destructor_fn *)zstr_free);
-    hoist_err_t rc =
-        store_agent_list(st, d->env, s_accepted_agent, agents, err);
-    if (rc == HOIST_OK && zlistx_size(agents) == 0) {
-        rc = error_set(err, HOIST_ERR_NOTFOUND,
-                       "environment %s has no accepted agents (see `hoist "
-                       "agents`)",
-                       d->env);
-    }
-    if (rc == HOIST_OK && (rc = store_begin(st, err)) == HOIST_OK) {
-        rc = store_deployment_create(st, d, &d->id, err);
-        store_task_t *t = calloc(1, sizeof *t);
-        for (char *n = zlistx_first(agents); t && rc == HOIST_OK && n;
-             n = zlistx_next(agents)) {
-            t->deployment_id = d->id;
-            t->updated_at = d->created_at;
-            snprintf(t->agent, sizeof t->agent, "%s", n);
-            rc = store_task_create(st, t, err);
-        }
-        free(t);
-        rc = rc == HOIST_OK ? store_commit(st, err) : rc;
-        if (rc != HOIST_OK) {
-            store_rollback(st, NULL);
-        }
-    }
-    zlistx_destroy(&agents);
-    return rc == HOIST_OK ? hub_start(controller_hub(c->api->ctl), d->id, err)
-                          : rc;
-}
-
-static int
 s_start(call_t *c, const char *app, const char *version, const char *env,
         store_deploy_kind_t kind)
 {
     hoist_error_t err = {0};
-    store_deployment_t d = {.kind = kind,
-                            .state = STORE_DEPLOY_RUNNING,
-                            .created_at = controller_now()};
-    if (!env || !manifest_name_valid(env)) {
-        return s_refuse(c, HOIST_ERR_USAGE, "which environment? (--env ENV)");
+    int64_t id = 0;
+    if (deployments_start(c->ctl, c->user.name, app, version, env, kind, &id,
+                          &err) != HOIST_OK) {
+        return call_fail(c, &err);
     }
-    snprintf(d.app, sizeof d.app, "%s", app);
-    snprintf(d.version, sizeof d.version, "%s", version);
-    snprintf(d.env, sizeof d.env, "%s", env);
-    snprintf(d.created_by, sizeof d.created_by, "%s", c->user.name);
-    if (s_create_deployment(c, &d, &err) != HOIST_OK) {
-        return s_fail(c, &err);
-    }
-    log_info("deployment %lld: %s %s %s to %s by %s", (long long)d.id,
-             store_deploy_kind_name(kind), app, version, env, c->user.name);
-    s_say(c, "deployment %lld: %s %s to %s\n", (long long)d.id, app, version,
-          env);
-    json_object_set_new(c->json, "deployment", json_integer(d.id));
+    call_say(c, "deployment %lld: %s %s to %s\n", (long long)id, app, version,
+             env);
+    json_object_set_new(c->json, "deployment", json_integer(id));
     return 0;
 }
 
 static int
 s_deploy(call_t *c)
 {
-    return s_start(c, s_arg(c, 0), s_arg(c, 1), s_opt(c, "env"),
+    return s_start(c, call_arg(c, 0), call_arg(c, 1), call_opt(c, "env"),
                    STORE_KIND_DEPLOY);
 }
 
@@ -692,22 +569,22 @@ s_rollback_scan(const store_deployment_t *d, void *arg)
 static int
 s_rollback(call_t *c)
 {
-    rollback_find_t f = {.app = s_arg(c, 0), .env = s_opt(c, "env")};
-    const char *to = s_opt(c, "to");
+    rollback_find_t f = {.app = call_arg(c, 0), .env = call_opt(c, "env")};
+    const char *to = call_opt(c, "to");
     hoist_error_t err = {0};
     if (!f.env) {
-        return s_refuse(c, HOIST_ERR_USAGE, "rollback needs --env ENV");
+        return call_refuse(c, HOIST_ERR_USAGE, "rollback needs --env ENV");
     }
     if (!to) {
-        if (store_deployment_list(controller_store(c->api->ctl), f.app,
+        if (store_deployment_list(controller_store(c->ctl), f.app,
                                   s_rollback_scan, &f, &err) != HOIST_OK) {
-            return s_fail(c, &err);
+            return call_fail(c, &err);
         }
         if (!f.before[0]) {
-            return s_refuse(c, HOIST_ERR_NOTFOUND,
-                            "%s has no earlier release that succeeded in %s "
-                            "to roll back to (name one with --to)",
-                            f.app, f.env);
+            return call_refuse(c, HOIST_ERR_NOTFOUND,
+                               "%s has no earlier release that succeeded in %s "
+                               "to roll back to (name one with --to)",
+                               f.app, f.env);
         }
         to = f.before;
     }
@@ -718,11 +595,11 @@ static int
 s_task_row(const store_task_t *t, void *arg)
 {
     call_t *c = arg;
-    bool online = hub_online(controller_hub(c->api->ctl), t->agent);
-    s_say(c, "  %-16s %-12s %-16s %-12s%s\n", t->agent,
-          store_task_state_name(t->state), t->step[0] ? t->step : "-",
-          t->live_version[0] ? t->live_version : "-",
-          online ? "" : "  (offline)");
+    bool online = hub_online(controller_hub(c->ctl), t->agent);
+    call_say(c, "  %-16s %-12s %-16s %-12s%s\n", t->agent,
+             store_task_state_name(t->state), t->step[0] ? t->step : "-",
+             t->live_version[0] ? t->live_version : "-",
+             online ? "" : "  (offline)");
     json_t *o = json_object();
     json_object_set_new(o, "agent", json_string(t->agent));
     json_object_set_new(o, "state",
@@ -757,22 +634,23 @@ s_deployment_show(call_t *c)
     hoist_error_t err = {0};
     store_deployment_t d;
     char *end = NULL;
-    long long id = strtoll(s_arg(c, 0), &end, 10);
-    if (!s_arg(c, 0)[0] || *end) {
-        return s_refuse(c, HOIST_ERR_USAGE, "a deployment id is a number");
+    long long id = strtoll(call_arg(c, 0), &end, 10);
+    if (!call_arg(c, 0)[0] || *end) {
+        return call_refuse(c, HOIST_ERR_USAGE, "a deployment id is a number");
     }
-    if (store_deployment_get(controller_store(c->api->ctl), id, &d, &err)) {
-        return s_fail(c, &err);
+    if (store_deployment_get(controller_store(c->ctl), id, &d, &err)) {
+        return call_fail(c, &err);
     }
     s_deployment_json(c->json, &d);
     json_object_set_new(c->json, "tasks", json_array());
-    s_say(c, "deployment %lld: %s %s %s to %s, %s\n", (long long)d.id,
-          store_deploy_kind_name(d.kind), d.app, d.version, d.env,
-          store_deploy_state_name(d.state));
-    s_say(c, "  %-16s %-12s %-16s %-12s\n", "AGENT", "STATE", "STEP", "LIVE");
-    if (store_task_list(controller_store(c->api->ctl), id, s_task_row, c,
-                        &err) != HOIST_OK) {
-        return s_fail(c, &err);
+    call_say(c, "deployment %lld: %s %s %s to %s, %s\n", (long long)d.id,
+             store_deploy_kind_name(d.kind), d.app, d.version, d.env,
+             store_deploy_state_name(d.state));
+    call_say(c, "  %-16s %-12s %-16s %-12s\n", "AGENT", "STATE", "STEP",
+             "LIVE");
+    if (store_task_list(controller_store(c->ctl), id, s_task_row, c, &err) !=
+        HOIST_OK) {
+        return call_fail(c, &err);
     }
     return 0;
 }
@@ -781,9 +659,9 @@ static int
 s_deployment_row(const store_deployment_t *d, void *arg)
 {
     call_t *c = arg;
-    s_say(c, "%6lld  %-8s %-16s %-16s %-12s %s\n", (long long)d->id,
-          store_deploy_kind_name(d->kind), d->app, d->version, d->env,
-          store_deploy_state_name(d->state));
+    call_say(c, "%6lld  %-8s %-16s %-16s %-12s %s\n", (long long)d->id,
+             store_deploy_kind_name(d->kind), d->app, d->version, d->env,
+             store_deploy_state_name(d->state));
     json_t *o = json_object();
     s_deployment_json(o, d);
     json_array_append_new(json_object_get(c->json, "deployments"), o);
@@ -795,12 +673,12 @@ s_deployments(call_t *c)
 {
     hoist_error_t err = {0};
     json_object_set_new(c->json, "deployments", json_array());
-    s_say(c, "%6s  %-8s %-16s %-16s %-12s %s\n", "ID", "KIND", "APP", "VERSION",
-          "ENV", "STATE");
-    const char *app = c->req->n_args ? s_arg(c, 0) : s_opt(c, "app");
-    if (store_deployment_list(controller_store(c->api->ctl), app,
-                              s_deployment_row, c, &err) != HOIST_OK) {
-        return s_fail(c, &err);
+    call_say(c, "%6s  %-8s %-16s %-16s %-12s %s\n", "ID", "KIND", "APP",
+             "VERSION", "ENV", "STATE");
+    const char *app = c->req->n_args ? call_arg(c, 0) : call_opt(c, "app");
+    if (store_deployment_list(controller_store(c->ctl), app, s_deployment_row,
+                              c, &err) != HOIST_OK) {
+        return call_fail(c, &err);
     }
     return 0;
 }
@@ -809,12 +687,13 @@ static int
 s_log_row(const store_task_t *t, void *arg)
 {
     call_t *c = arg;
-    const char *only = s_opt(c, "agent");
+    const char *only = call_opt(c, "agent");
     if (only && strcmp(only, t->agent) != 0) {
         return 0;
     }
-    s_say(c, "== %s: %s%s%s\n%s\n", t->agent, store_task_state_name(t->state),
-          t->step[0] ? " at " : "", t->step, t->message);
+    call_say(c, "== %s: %s%s%s\n%s\n", t->agent,
+             store_task_state_name(t->state), t->step[0] ? " at " : "", t->step,
+             t->message);
     json_t *o = json_object();
     json_object_set_new(o, "agent", json_string(t->agent));
     json_object_set_new(o, "state",
@@ -829,10 +708,10 @@ s_logs(call_t *c)
 {
     hoist_error_t err = {0};
     json_object_set_new(c->json, "logs", json_array());
-    if (store_task_list(controller_store(c->api->ctl),
-                        strtoll(s_arg(c, 0), NULL, 10), s_log_row, c,
+    if (store_task_list(controller_store(c->ctl),
+                        strtoll(call_arg(c, 0), NULL, 10), s_log_row, c,
                         &err) != HOIST_OK) {
-        return s_fail(c, &err);
+        return call_fail(c, &err);
     }
     return 0;
 }
@@ -869,25 +748,26 @@ s_status(call_t *c)
 {
     hoist_error_t err = {0};
     json_object_set_new(c->json, "status", json_object());
-    const char *app = c->req->n_args ? s_arg(c, 0) : s_opt(c, "app");
-    if (store_deployment_list(controller_store(c->api->ctl), app, s_status_row,
-                              c, &err) != HOIST_OK) {
-        return s_fail(c, &err);
+    const char *app = c->req->n_args ? call_arg(c, 0) : call_opt(c, "app");
+    if (store_deployment_list(controller_store(c->ctl), app, s_status_row, c,
+                              &err) != HOIST_OK) {
+        return call_fail(c, &err);
     }
-    s_say(c, "%-12s %-16s %-16s %s\n", "ENV", "APP", "LIVE", "LAST DEPLOYMENT");
+    call_say(c, "%-12s %-16s %-16s %s\n", "ENV", "APP", "LIVE",
+             "LAST DEPLOYMENT");
     const char *key;
     json_t *o;
     json_object_foreach(json_object_get(c->json, "status"), key, o)
     {
         json_t *last = json_object_get(o, "last");
         const char *live = json_string_value(json_object_get(o, "live"));
-        s_say(c, "%-12s %-16s %-16s %lld: %s %s\n",
-              json_string_value(json_object_get(o, "env")),
-              json_string_value(json_object_get(o, "app")),
-              live[0] ? live : "-",
-              (long long)json_integer_value(json_object_get(last, "id")),
-              json_string_value(json_object_get(last, "version")),
-              json_string_value(json_object_get(last, "state")));
+        call_say(c, "%-12s %-16s %-16s %lld: %s %s\n",
+                 json_string_value(json_object_get(o, "env")),
+                 json_string_value(json_object_get(o, "app")),
+                 live[0] ? live : "-",
+                 (long long)json_integer_value(json_object_get(last, "id")),
+                 json_string_value(json_object_get(last, "version")),
+                 json_string_value(json_object_get(last, "state")));
     }
     return 0;
 }
@@ -896,77 +776,94 @@ s_status(call_t *c)
 
 /* Each command's action is what rbac checks; ENV_OPT names the option
  * that holds the environment it touches (NULL: none, or found by the
- * handler, as for an agent's). */
-static const command_t s_commands[] = {
-    {"whoami", s_whoami, 0, RBAC_READ, NULL, "whoami"},
+ * handler, as for an agent's). See call.h. */
+static const call_command_t s_commands[] = {
+    {"whoami", s_whoami, 0, RBAC_READ, NULL, "whoami", true},
     {"token.create", s_token_create, 0, RBAC_TOKEN_CREATE, "env",
-     "token create --env ENV"},
+     "token create --env ENV", false},
     {"agents.list", s_agents_list, 0, RBAC_READ, NULL,
-     "agents [list] [--env ENV]"},
+     "agents [list] [--env ENV]", true},
     {"agents.accept", s_agents_accept, 1, RBAC_AGENTS_MANAGE, NULL,
-     "agents accept NAME"},
+     "agents accept NAME", false},
     {"agents.revoke", s_agents_revoke, 1, RBAC_AGENTS_MANAGE, NULL,
-     "agents revoke NAME"},
-    {"trust.add", s_trust_add, 0, RBAC_TRUST_MANAGE, NULL, "trust add PUBFILE"},
-    {"trust.list", s_trust_list, 0, RBAC_TRUST_LIST, NULL, "trust list"},
+     "agents revoke NAME", false},
+    {"trust.add", s_trust_add, 0, RBAC_TRUST_MANAGE, NULL, "trust add PUBFILE",
+     false},
+    {"trust.list", s_trust_list, 0, RBAC_TRUST_LIST, NULL, "trust list", true},
     {"trust.remove", s_trust_remove, 1, RBAC_TRUST_MANAGE, NULL,
-     "trust remove KEYID"},
+     "trust remove KEYID", false},
+    /* Uploads are recorded when the uploader answers (api_on_upload). */
     {"release.begin", s_release_begin, 0, RBAC_RELEASE_CREATE, NULL,
-     "release create ..."},
+     "release create ...", false},
     {"release.chunk", s_release_chunk, 1, RBAC_RELEASE_CREATE, NULL,
-     "release create ..."},
+     "release create ...", false},
     {"release.commit", s_release_commit, 1, RBAC_RELEASE_CREATE, NULL,
-     "release create ..."},
+     "release create ...", false},
     {"release.list", s_release_list, SIZE_MAX, RBAC_READ, NULL,
-     "release list [APP]"},
+     "release list [APP]", true},
     {"release.show", s_release_show, 2, RBAC_READ, NULL,
-     "release show APP VERSION"},
-    {"deploy", s_deploy, 2, RBAC_DEPLOY, "env", "deploy APP VERSION --env ENV"},
+     "release show APP VERSION", true},
+    {"deploy", s_deploy, 2, RBAC_DEPLOY, "env", "deploy APP VERSION --env ENV",
+     false},
     {"rollback", s_rollback, 1, RBAC_ROLLBACK, "env",
-     "rollback APP --env ENV [--to V]"},
+     "rollback APP --env ENV [--to V]", false},
     {"deployment.show", s_deployment_show, 1, RBAC_READ, NULL,
-     "deployment show ID"},
+     "deployment show ID", true},
     {"deployments", s_deployments, SIZE_MAX, RBAC_READ, NULL,
-     "deployments [APP]"},
-    {"logs", s_logs, 1, RBAC_READ, NULL, "logs ID [--agent NAME]"},
-    {"status", s_status, SIZE_MAX, RBAC_READ, NULL, "status [APP]"},
+     "deployments [APP]", true},
+    {"logs", s_logs, 1, RBAC_READ, NULL, "logs ID [--agent NAME]", true},
+    {"status", s_status, SIZE_MAX, RBAC_READ, NULL, "status [APP]", true},
+    {NULL, NULL, 0, RBAC_READ, NULL, NULL, false},
 };
 
-static const command_t *
+/* Every module's table, api.c's own first; each ends with a NULL name. */
+static const call_command_t *const s_tables[] = {
+    s_commands, ledger_commands, policy_commands, promotion_commands,
+    users_commands};
+
+static const call_command_t *
 s_find(const char *name)
 {
-    for (size_t i = 0; i < sizeof s_commands / sizeof *s_commands; i++) {
-        if (strcmp(s_commands[i].name, name) == 0) {
-            return &s_commands[i];
+    for (size_t t = 0; t < sizeof s_tables / sizeof *s_tables; t++) {
+        for (const call_command_t *cmd = s_tables[t]; cmd->name; cmd++) {
+            if (strcmp(cmd->name, name) == 0) {
+                return cmd;
+            }
         }
     }
     return NULL;
 }
 
-/* Runs the request in C after checking the caller and the arguments. */
+/* Runs the request in C after checking the caller and the arguments, and
+ * puts it on the record: every request that changes something, and every
+ * refusal; a read that succeeds is not recorded. */
 static void
 s_run(call_t *c, const char *uid)
 {
     hoist_error_t err = {0};
-    const command_t *cmd = s_find(c->req->command);
+    const call_command_t *cmd = s_find(c->req->command);
     if (strncmp(uid, "user:", 5) != 0 ||
-        store_user_get(controller_store(c->api->ctl), uid + 5, &c->user,
-                       &err) != HOIST_OK) {
-        s_refuse(c, HOIST_ERR_AUTH, "refused: this key is not a user here");
+        store_user_get(controller_store(c->ctl), uid + 5, &c->user, &err) !=
+            HOIST_OK) {
+        call_refuse(c, HOIST_ERR_AUTH, "refused: this key is not a user here");
     } else if (!cmd) {
-        s_refuse(c, HOIST_ERR_USAGE, "unknown command '%s'", c->req->command);
+        call_refuse(c, HOIST_ERR_USAGE, "unknown command '%s'",
+                    c->req->command);
     } else if (cmd->nargs != SIZE_MAX && c->req->n_args != cmd->nargs) {
-        s_refuse(c, HOIST_ERR_USAGE, "usage: hoist %s", cmd->usage);
-    } else if (s_allowed(c, cmd->action,
-                         cmd->env_opt ? s_opt(c, cmd->env_opt) : NULL)) {
+        call_refuse(c, HOIST_ERR_USAGE, "usage: hoist %s", cmd->usage);
+    } else if (call_allowed(c, cmd->action,
+                            cmd->env_opt ? call_opt(c, cmd->env_opt) : NULL)) {
         c->exit = cmd->fn(c);
+    }
+    if (!c->deferred && (!cmd || !cmd->reads || c->exit != 0)) {
+        ledger_record(c, c->req->command);
     }
 }
 
 static void
 s_reply(call_t *c, zsock_t *sock, zframe_t *routing, uint64_t id)
 {
-    fflush(c->out);
+    call_flush(c);
     char *json = json_dumps(c->json, JSON_COMPACT);
     envelope_t e = HOIST__ENVELOPE__INIT;
     Hoist__ApiReply reply = HOIST__API_REPLY__INIT;
@@ -999,39 +896,40 @@ api_on_message(api_t *self, zsock_t *sock, zframe_t *routing, zframe_t *body)
         envelope_destroy(&e);
         return;
     }
-    call_t c = {.api = self,
-                .req = e->request,
-                .json = json_object(),
-                .id = e->id,
-                .routing = routing};
-    c.out = open_memstream(&c.text, &c.text_len);
-    if (c.out) {
+    call_t c;
+    if (call_init(&c, self->ctl, NULL)) {
+        c.req = e->request;
+        c.id = e->id;
+        c.routing = routing;
         s_run(&c, uid);
         if (!c.deferred) {
             s_reply(&c, sock, routing, e->id);
         }
-        fclose(c.out);
+        call_fini(&c);
     }
-    free(c.text);
-    json_decref(c.json);
     envelope_destroy(&e);
 }
 
 void
 api_on_upload(api_t *self, zsock_t *sock, uploader_answer_t *a)
 {
+    static const char *const names[] = {
+        [UPLOADER_BEGUN] = "release.begin",
+        [UPLOADER_CHUNKED] = "release.chunk",
+        [UPLOADER_COMMITTED] = "release.commit",
+    };
     cookie_t cookie;
+    call_t c;
     if (a->cookie_len != sizeof cookie) {
         return;
     }
     memcpy(&cookie, a->cookie, sizeof cookie);
     cookie.user[sizeof cookie.user - 1] = '\0';
-    call_t c = {.api = self, .json = json_object(), .id = cookie.id};
     zframe_t *routing = zframe_new(cookie.routing, cookie.routing_len);
-    c.out = open_memstream(&c.text, &c.text_len);
-    if (c.out && routing) {
+    if (routing && call_init(&c, self->ctl, NULL)) {
+        snprintf(c.user.name, sizeof c.user.name, "%s", cookie.user);
         if (a->err.code != HOIST_OK) {
-            c.exit = s_fail(&c, &a->err);
+            c.exit = call_fail(&c, &a->err);
         } else if (a->kind == UPLOADER_BEGUN) {
             c.exit = s_begun(&c, a);
         } else if (a->kind == UPLOADER_CHUNKED) {
@@ -1040,14 +938,13 @@ api_on_upload(api_t *self, zsock_t *sock, uploader_answer_t *a)
         } else {
             c.exit = s_committed(&c, a, cookie.user);
         }
+        if (a->kind != UPLOADER_CHUNKED || c.exit != 0) {
+            ledger_record_upload(&c, names[a->kind], a);
+        }
         s_reply(&c, sock, routing, cookie.id);
-    }
-    if (c.out) {
-        fclose(c.out);
+        call_fini(&c);
     }
     zframe_destroy(&routing);
-    free(c.text);
-    json_decref(c.json);
 }
 
 api_t *

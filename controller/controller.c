@@ -17,6 +17,8 @@
 #include "hub.h"
 #include "log.h"
 #include "monotime.h"
+#include "policy.h"
+#include "promotion.h"
 #include "store.h"
 #include "tree.h"
 #include "uploader.h"
@@ -31,6 +33,7 @@ struct controller {
     store_t *store;
     artifacts_t *artifacts; /* the loop's: reads for agents' fetches */
     uploader_t *uploader;   /* the actor's: upload sessions */
+    policy_t *policy;       /* the pipeline in force */
     zap_t *zap;
     zcert_t *cert;
     zsock_t *agents;
@@ -51,6 +54,12 @@ store_t *
 controller_store(controller_t *self)
 {
     return self->store;
+}
+
+policy_t *
+controller_policy(controller_t *self)
+{
+    return self->policy;
 }
 
 uploader_t *
@@ -378,6 +387,8 @@ s_on_tick(zloop_t *loop, int timer_id, void *arg)
     (void)timer_id;
     controller_t *self = arg;
     hub_tick(self->hub, (int64_t)monotime_ms());
+    /* Schedules run on the wall clock: that is what --at names. */
+    promotion_tick(self, zclock_time(), 2 * (int64_t)self->heartbeat_ms + 5000);
     return 0;
 }
 
@@ -391,6 +402,7 @@ s_open_parts(controller_t *self, hoist_error_t *err)
     }
     s_path(self->data_dir, "controller.db", path, sizeof path);
     if (!(self->store = store_open(path, err)) ||
+        !(self->policy = policy_new(self->store, err)) ||
         !(self->artifacts = artifacts_open(self->data_dir, err)) ||
         !(self->uploader = uploader_new(self->data_dir, err)) ||
         !(self->cert = s_load_cert(self->data_dir, "server", err))) {
@@ -444,6 +456,7 @@ controller_destroy(controller_t **p)
     zap_destroy(&self->zap);
     zcert_destroy(&self->cert);
     uploader_destroy(&self->uploader);
+    policy_destroy(&self->policy);
     artifacts_destroy(&self->artifacts);
     store_close(&self->store);
     free(self);

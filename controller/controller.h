@@ -55,6 +55,8 @@ const char *controller_data_dir(controller_t *self);
 /* What the hub and the api use. */
 store_t *controller_store(controller_t *self);
 artifacts_t *controller_artifacts(controller_t *self);
+/* The pipeline in force (see policy.h). */
+struct policy *controller_policy(controller_t *self);
 /* The upload actor's handle (see uploader.h). */
 struct uploader *controller_uploader(controller_t *self);
 zap_t *controller_zap(controller_t *self);

@@ -28,8 +28,9 @@ struct uploader {
 typedef struct {
     zsock_t *pipe;
     artifacts_t *store;
-    zhashx_t *notes; /* upload id -> notes given at begin */
-    bool stopping;   /* answers are no longer wanted */
+    zhashx_t *notes;      /* upload id -> notes given at begin */
+    zhashx_t *lifecycles; /* upload id -> lifecycle given at begin */
+    bool stopping;        /* answers are no longer wanted */
 } actor_t;
 
 /* The notes travel beside the manifest, which signs only their digest:
@@ -73,8 +74,8 @@ s_on_begin(actor_t *a, zmsg_t *msg, uploader_answer_t *ans)
 {
     zframe_t *manifest = zmsg_pop(msg), *notes = zmsg_pop(msg),
              *trust = zmsg_pop(msg);
-    char *text = NULL;
-    if (!manifest || !notes || !trust ||
+    char *text = NULL, *lifecycle = zmsg_popstr(msg);
+    if (!manifest || !notes || !trust || !lifecycle ||
         zframe_size(trust) % sizeof(keys_public_t) != 0 ||
         !(text =
               strndup((const char *)zframe_data(notes), zframe_size(notes)))) {
@@ -92,10 +93,12 @@ s_on_begin(actor_t *a, zmsg_t *msg, uploader_answer_t *ans)
                       "signed (pass the same --notes FILE as when signing)");
         } else {
             zhashx_update(a->notes, ans->id, text);
-            text = NULL;
+            zhashx_update(a->lifecycles, ans->id, lifecycle);
+            text = lifecycle = NULL;
         }
     }
     free(text);
+    zstr_free(&lifecycle);
     zframe_destroy(&manifest);
     zframe_destroy(&notes);
     zframe_destroy(&trust);
@@ -134,11 +137,15 @@ s_on_commit(actor_t *a, zmsg_t *msg, uploader_answer_t *ans)
     ans->manifest = artifacts_commit(a->store, id, &ans->signed_bytes,
                                      &ans->signed_len, &ans->err);
     const char *notes = zhashx_lookup(a->notes, id);
+    const char *lifecycle = zhashx_lookup(a->lifecycles, id);
     if (ans->manifest && !(ans->notes = strdup(notes ? notes : ""))) {
         manifest_destroy(&ans->manifest);
         error_set(&ans->err, HOIST_ERR_NOMEM, "out of memory");
     }
+    snprintf(ans->lifecycle, sizeof ans->lifecycle, "%s",
+             lifecycle ? lifecycle : "");
     zhashx_delete(a->notes, id);
+    zhashx_delete(a->lifecycles, id);
     zstr_free(&id);
 }
 
@@ -153,6 +160,7 @@ s_on_request(actor_t *a)
         char *id = zmsg_popstr(msg);
         if (id && artifacts_abort(a->store, id)) {
             zhashx_delete(a->notes, id);
+            zhashx_delete(a->lifecycles, id);
         }
         zstr_free(&id);
     } else if (go_on && strcmp(cmd, "STOP") == 0) {
@@ -199,6 +207,7 @@ s_expire(actor_t *a)
         }
     }
     for (char *id = zlistx_first(gone); id; id = zlistx_next(gone)) {
+        zhashx_delete(a->lifecycles, id);
         zhashx_delete(a->notes, id);
     }
     zlistx_destroy(&gone);
@@ -214,8 +223,10 @@ static void
 s_actor(zsock_t *pipe, void *args)
 {
     start_t *start = args; /* valid until the signal below */
-    actor_t a = {.pipe = pipe, .notes = zhashx_new()};
+    actor_t a = {
+        .pipe = pipe, .notes = zhashx_new(), .lifecycles = zhashx_new()};
     zhashx_set_destructor(a.notes, (zhashx_destructor_fn *)zstr_free);
+    zhashx_set_destructor(a.lifecycles, (zhashx_destructor_fn *)zstr_free);
     a.store = artifacts_open(start->data_dir, &start->err);
     zsock_signal(pipe, a.store ? 0 : 1);
     zpoller_t *poller = a.store ? zpoller_new(pipe, NULL) : NULL;
@@ -238,6 +249,7 @@ s_actor(zsock_t *pipe, void *args)
     zpoller_destroy(&poller);
     artifacts_destroy(&a.store);
     zhashx_destroy(&a.notes);
+    zhashx_destroy(&a.lifecycles);
 }
 
 /* --- the caller's side ---------------------------------------------------- */
@@ -341,9 +353,14 @@ s_send(uploader_t *u, zmsg_t **msg, int rc, hoist_error_t *err)
 hoist_err_t
 uploader_begin(uploader_t *u, const void *cookie, size_t cookie_len,
                const uint8_t *manifest, size_t len, const char *notes,
-               const keys_public_t *trusted, size_t n, hoist_error_t *err)
+               const char *lifecycle, const keys_public_t *trusted, size_t n,
+               hoist_error_t *err)
 {
     notes = notes ? notes : "";
+    lifecycle = lifecycle ? lifecycle : "";
+    if (strlen(lifecycle) >= sizeof((uploader_answer_t *)0)->lifecycle) {
+        return error_set(err, HOIST_ERR_LIMIT, "lifecycle name too long");
+    }
     if (strlen(notes) > UPLOADER_NOTES_MAX) {
         return error_set(err, HOIST_ERR_LIMIT,
                          "release notes are over %d bytes", UPLOADER_NOTES_MAX);
@@ -353,7 +370,8 @@ uploader_begin(uploader_t *u, const void *cookie, size_t cookie_len,
         return err ? err->code : HOIST_ERR_BUSY;
     }
     int rc = zmsg_addmem(msg, manifest, len) | zmsg_addstr(msg, notes) |
-             zmsg_addmem(msg, trusted, n * sizeof *trusted);
+             zmsg_addmem(msg, trusted, n * sizeof *trusted) |
+             zmsg_addstr(msg, lifecycle);
     return s_send(u, &msg, rc, err);
 }
 

@@ -58,7 +58,8 @@ typedef struct {
     manifest_t *manifest;  /* BEGUN, COMMITTED: parsed, the answer's */
     uint8_t *signed_bytes; /* COMMITTED: the SignedManifest */
     size_t signed_len;
-    char *notes; /* COMMITTED: the notes given at begin, "" if none */
+    char *notes;        /* COMMITTED: the notes given at begin, "" if none */
+    char lifecycle[65]; /* COMMITTED: the lifecycle given at begin, or "" */
 } uploader_answer_t;
 
 /* Starts the actor, which opens its own artifact store in DATA_DIR. Open
@@ -76,14 +77,16 @@ zsock_t *uploader_sock(uploader_t *u);
 
 /* Asks the actor to verify the LEN bytes of a SignedManifest against the
  * N keys of TRUSTED, check that NOTES (NULL or "" for none) hash to the
- * digest the manifest signed, and open a session. The answer is BEGUN
- * with the session id and the manifest, or the refusal of
+ * digest the manifest signed, and open a session. LIFECYCLE (NULL or ""
+ * for the default; at most 64 bytes) comes back with the commit. The answer is
+ * BEGUN with the session id and the manifest, or the refusal of
  * artifacts_begin, or MANIFEST for notes that do not match. Returns BUSY
  * (queue full), LIMIT (cookie or notes too long) or NOMEM without asking. */
 hoist_err_t uploader_begin(uploader_t *u, const void *cookie, size_t cookie_len,
                            const uint8_t *manifest, size_t len,
-                           const char *notes, const keys_public_t *trusted,
-                           size_t n, hoist_error_t *err);
+                           const char *notes, const char *lifecycle,
+                           const keys_public_t *trusted, size_t n,
+                           hoist_error_t *err);
 
 /* Asks the actor to store LEN bytes of DATA at OFFSET of upload ID; the
  * answer is CHUNKED or the refusal of artifacts_chunk. Returns BUSY,

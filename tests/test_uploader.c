@@ -99,9 +99,9 @@ test_round_trip(void **state)
     size_t mlen;
     uint8_t *m = s_manifest(fx, "1.0.0", data, notes, &mlen);
     hoist_error_t err = {0};
-    assert_int_equal(
-        uploader_begin(fx->u, "c1", 2, m, mlen, notes, &fx->trusted, 1, &err),
-        HOIST_OK);
+    assert_int_equal(uploader_begin(fx->u, "c1", 2, m, mlen, notes, "hotfix",
+                                    &fx->trusted, 1, &err),
+                     HOIST_OK);
     uploader_answer_t *a = s_next(fx);
     assert_int_equal(a->err.code, HOIST_OK);
     assert_int_equal(a->kind, UPLOADER_BEGUN);
@@ -130,6 +130,7 @@ test_round_trip(void **state)
     assert_int_equal(a->err.code, HOIST_OK);
     assert_int_equal(a->kind, UPLOADER_COMMITTED);
     assert_string_equal(a->notes, notes);
+    assert_string_equal(a->lifecycle, "hotfix");
     assert_int_equal(a->signed_len, mlen);
     assert_memory_equal(a->signed_bytes, m, mlen);
     /* Stored by digest. */
@@ -151,7 +152,7 @@ test_wrong_notes_refused(void **state)
     size_t mlen;
     uint8_t *m = s_manifest(fx, "1.0.0", "x", "signed notes", &mlen);
     hoist_error_t err = {0};
-    assert_int_equal(uploader_begin(fx->u, "c", 1, m, mlen, "other notes",
+    assert_int_equal(uploader_begin(fx->u, "c", 1, m, mlen, "other notes", NULL,
                                     &fx->trusted, 1, &err),
                      HOIST_OK);
     uploader_answer_t *a = s_next(fx);
@@ -164,9 +165,9 @@ test_wrong_notes_refused(void **state)
     snprintf(path, sizeof path, "%s/uploads", fx->dir);
     assert_int_equal(tu_count_entries(path), 0);
     /* Untrusted: the answer carries the store's refusal. */
-    assert_int_equal(
-        uploader_begin(fx->u, "c", 1, m, mlen, "signed notes", NULL, 0, &err),
-        HOIST_OK);
+    assert_int_equal(uploader_begin(fx->u, "c", 1, m, mlen, "signed notes",
+                                    NULL, NULL, 0, &err),
+                     HOIST_OK);
     a = s_next(fx);
     assert_int_equal(a->err.code, HOIST_ERR_UNTRUSTED);
     uploader_answer_destroy(&a);
@@ -213,9 +214,9 @@ test_destroy_with_answers_in_flight(void **state)
     uint8_t *m = s_manifest(fx, "2.0.0", data, NULL, &mlen);
     hoist_error_t err = {0};
     for (int i = 0; i < 4; i++) {
-        assert_int_equal(
-            uploader_begin(fx->u, "c", 1, m, mlen, NULL, &fx->trusted, 1, &err),
-            HOIST_OK);
+        assert_int_equal(uploader_begin(fx->u, "c", 1, m, mlen, NULL, NULL,
+                                        &fx->trusted, 1, &err),
+                         HOIST_OK);
     }
     free(m);
     /* The answers (each holding a parsed manifest) are never received:
