@@ -11,6 +11,7 @@
 #include "commands.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -18,6 +19,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
 
 #include "atomicfile.h"
 #include "config.h"
@@ -27,11 +31,15 @@
 #include "output.h"
 #include "signing.h"
 #include "upload.h"
+#include "userkey.h"
 #include "watch.h"
 
-#define S_MAX_OPTS   8    /* named options of one command */
-#define S_PUBKEY_MAX 4096 /* a release key's .pub file */
-#define S_WORDS_MAX  64   /* "release create" and its kind */
+#define S_MAX_OPTS      8             /* named options of one command */
+#define S_PUBKEY_MAX    4096          /* a release key's .pub file */
+#define S_WORDS_MAX     64            /* "release create" and its kind */
+#define S_PIPELINE_MAX  (1024 * 1024) /* a pipeline file (hoist apply) */
+#define S_VAR_KEY_MAX   64            /* a variable's name */
+#define S_VAR_VALUE_MAX (64 * 1024)   /* a variable's value */
 
 static int s_keygen(commands_ctx_t *, const commands_entry_t *,
                     const commands_args_t *);
@@ -49,6 +57,20 @@ static int s_trust_add(commands_ctx_t *, const commands_entry_t *,
                        const commands_args_t *);
 static int s_deployment(commands_ctx_t *, const commands_entry_t *,
                         const commands_args_t *);
+static int s_users_add(commands_ctx_t *, const commands_entry_t *,
+                       const commands_args_t *);
+static int s_apply(commands_ctx_t *, const commands_entry_t *,
+                   const commands_args_t *);
+static int s_export(commands_ctx_t *, const commands_entry_t *,
+                    const commands_args_t *);
+static int s_promote(commands_ctx_t *, const commands_entry_t *,
+                     const commands_args_t *);
+static int s_audit_verify(commands_ctx_t *, const commands_entry_t *,
+                          const commands_args_t *);
+static int s_vars_set(commands_ctx_t *, const commands_entry_t *,
+                      const commands_args_t *);
+static int s_vars_unset(commands_ctx_t *, const commands_entry_t *,
+                        const commands_args_t *);
 
 /* ---- the table ---------------------------------------------------------- */
 
@@ -57,31 +79,44 @@ static int s_deployment(commands_ctx_t *, const commands_entry_t *,
 #define M COMMANDS_OPT_REPEAT
 #define F COMMANDS_OPT_FLAG
 
-static const commands_opt_t o_keygen[] = {{"out", R}, {NULL, 0}};
+static const commands_opt_t o_keygen[] = {{"out", R}, {"user", F}, {NULL, 0}};
 static const commands_opt_t o_sign[] = {{"sign-key", R}, {"sequence", V},
                                         {"env", M},      {"notes", V},
                                         {"out", R},      {NULL, 0}};
-static const commands_opt_t o_create[] = {{"sign-key", V}, {"sequence", V},
-                                          {"env", M},      {"manifest", V},
-                                          {"notes", V},    {NULL, 0}};
+static const commands_opt_t o_create[] = {
+    {"sign-key", V}, {"sequence", V},  {"env", M}, {"manifest", V},
+    {"notes", V},    {"lifecycle", V}, {NULL, 0}};
 static const commands_opt_t o_env[] = {{"env", V}, {NULL, 0}};
 static const commands_opt_t o_token[] = {{"env", R}, {"ttl", V}, {NULL, 0}};
 static const commands_opt_t o_deploy[] = {{"env", R}, {"wait", F}, {NULL, 0}};
 static const commands_opt_t o_rollback[] = {
     {"env", R}, {"to", V}, {"wait", F}, {NULL, 0}};
 static const commands_opt_t o_logs[] = {{"agent", V}, {NULL, 0}};
+static const commands_opt_t o_env_req[] = {{"env", R}, {NULL, 0}};
+static const commands_opt_t o_users_add[] = {
+    {"role", R}, {"key", R}, {"env", V}, {NULL, 0}};
+static const commands_opt_t o_promote[] = {
+    {"to", R},     {"at", V}, {"wait", F}, {"override-freeze", F},
+    {"reason", V}, {NULL, 0}};
+static const commands_opt_t o_approve[] = {
+    {"env", R}, {"comment", V}, {NULL, 0}};
+static const commands_opt_t o_audit[] = {{"since", V}, {NULL, 0}};
+static const commands_opt_t o_verify[] = {{"head", V}, {NULL, 0}};
+static const commands_opt_t o_vars_set[] = {
+    {"env", R}, {"secret", F}, {NULL, 0}};
 
 static const commands_entry_t s_table[] = {
-    {"keygen", s_keygen, "keygen --out PREFIX",
-     "make a release-signing key pair PREFIX.key / PREFIX.pub", NULL, 0, 0,
-     o_keygen},
+    {"keygen", s_keygen, "keygen [--user] --out PREFIX",
+     "make a release-signing key pair PREFIX.key / PREFIX.pub; with --user, "
+     "a CURVE user key PREFIX / PREFIX_secret for --identity",
+     NULL, 0, 0, o_keygen},
     {"release sign", s_release_sign,
      "release sign APP VERSION ARTIFACT --sign-key PREFIX [--sequence N] "
      "[--env ENV]... [--notes FILE] --out MANIFEST",
      "sign a release offline, as a CI job does", NULL, 3, 3, o_sign},
     {"release create", s_release_create,
      "release create APP VERSION ARTIFACT (--sign-key PREFIX [--sequence N] "
-     "[--env ENV]... | --manifest FILE) [--notes FILE]",
+     "[--env ENV]... | --manifest FILE) [--notes FILE] [--lifecycle NAME]",
      "sign (or take a signed manifest) and upload a release", "release.begin",
      3, 3, o_create},
     {"release list", s_app_filter, "release list [APP]",
@@ -106,12 +141,43 @@ static const commands_entry_t s_table[] = {
     {"agents revoke", s_remote, "agents revoke NAME",
      "cut an agent off (its key is refused at once)", "agents.revoke", 1, 1,
      NULL},
+    {"users add", s_users_add,
+     "users add NAME --role ROLE --key FILE [--env ENV]",
+     "let a person in: ROLE is admin, release-manager, qa, operator or "
+     "viewer; FILE from hoist keygen --user; --env scopes the role",
+     "users.add", 1, 1, o_users_add},
+    {"users list", s_remote, "users list", "users, their roles and scopes",
+     "users.list", 0, 0, NULL},
+    {"users remove", s_remote, "users remove NAME",
+     "shut a user out (the last admin stays)", "users.remove", 1, 1, NULL},
+    {"apply", s_apply, "apply FILE",
+     "load the pipeline file (environments, lifecycles, policy), whole or "
+     "not at all",
+     "pipeline.apply", 1, 1, NULL},
+    {"export", s_export, "export",
+     "print the pipeline file in force (hoist export > p.yml; hoist apply "
+     "p.yml changes nothing)",
+     "pipeline.export", 0, 0, NULL},
     {"deploy", s_deployment, "deploy APP VERSION --env ENV [--wait]",
      "deploy a release to every accepted agent of ENV", "deploy", 2, 2,
      o_deploy},
     {"rollback", s_deployment, "rollback APP --env ENV [--to VERSION] [--wait]",
      "put the previous (or a kept) release back in ENV", "rollback", 1, 1,
      o_rollback},
+    {"promote", s_promote,
+     "promote APP VERSION --to ENV [--at TIME] [--wait] "
+     "[--override-freeze --reason TEXT]",
+     "move a release up its lifecycle, now or at TIME ('2026-12-01 02:00 "
+     "Europe/Berlin'); exit 4 lists the gates not met",
+     "promote", 2, 2, o_promote},
+    {"approve", s_remote, "approve APP VERSION --env ENV [--comment TEXT]",
+     "record that a release is okay to go to ENV", "approve", 2, 2, o_approve},
+    {"schedule list", s_remote, "schedule list",
+     "scheduled promotions and what became of them", "schedule.list", 0, 0,
+     NULL},
+    {"schedule cancel", s_remote, "schedule cancel ID",
+     "cancel a scheduled promotion before it fires", "schedule.cancel", 1, 1,
+     NULL},
     {"status", s_app_filter, "status [APP]",
      "environment x app: version, agents ok/total", "status", 0, 1, NULL},
     {"deployments", s_app_filter, "deployments [APP]", "recent deployments",
@@ -121,6 +187,22 @@ static const commands_entry_t s_table[] = {
     {"logs", s_remote, "logs ID [--agent NAME]",
      "what the agents reported for a deployment (hook output)", "logs", 1, 1,
      o_logs},
+    {"audit", s_remote, "audit [--since TIME]",
+     "the audit log: who did what, when, and the answer", "audit.list", 0, 0,
+     o_audit},
+    {"audit verify", s_audit_verify, "audit verify [--head ID:HEX]",
+     "check the audit log's hash chain (--head: the head an earlier verify "
+     "printed)",
+     "audit.verify", 0, 0, o_verify},
+    {"vars set", s_vars_set, "vars set APP KEY VALUE --env ENV [--secret]",
+     "set a variable the hooks get; VALUE - reads it from stdin; --secret "
+     "seals it to the agents and never shows it again",
+     "vars.set", 3, 3, o_vars_set},
+    {"vars list", s_remote, "vars list APP --env ENV",
+     "an app's variables in ENV (secrets without their values)", "vars.list", 1,
+     1, o_env_req},
+    {"vars unset", s_vars_unset, "vars unset APP KEY --env ENV",
+     "remove a variable", "vars.unset", 2, 2, o_env_req},
     {"whoami", s_remote, "whoami", "your user name and role", "whoami", 0, 0,
      NULL},
 };
@@ -184,10 +266,12 @@ commands_find(int argc, char **argv, int *nwords)
 void
 commands_usage(FILE *f)
 {
-    fprintf(f, "usage: hoist [--config FILE] [--json] [--identity PATH] "
+    fprintf(f, "usage: hoist [--config FILE] [--json] [--identity PREFIX] "
                "COMMAND\n"
                "(the config also comes from $HOIST_CONFIG, else "
-               "~/.config/hoist/cli.conf)\n\n");
+               "~/.config/hoist/cli.conf;\n"
+               " --identity PREFIX: a key from hoist keygen --user, instead "
+               "of the config's)\n\n");
     for (size_t i = 0; i < NCOMMANDS; i++) {
         fprintf(f, "  %s\n      %s\n", s_table[i].usage, s_table[i].summary);
     }
@@ -477,15 +561,16 @@ s_trust_add(commands_ctx_t *ctx, const commands_entry_t *self,
     return rc;
 }
 
-/* deploy and rollback: the reply names a deployment, which --wait then
- * follows to its end. */
+/* Sends C's request and prints its reply; with WAIT, and when the reply
+ * is a success, follows the deployment it names to its end (cli/watch)
+ * and returns the deployment's outcome instead. */
 static int
-s_deployment(commands_ctx_t *ctx, const commands_entry_t *self,
-             const commands_args_t *a)
+s_follow(commands_ctx_t *ctx, const commands_entry_t *c, char *const *args,
+         int nargs, const char *const *opts, bool wait)
 {
     client_reply_t *r = NULL;
-    int rc = s_ask(ctx, self, a->args, a->nargs, a->opts, NULL, 0, &r);
-    if (rc >= 0 || !s_flag(self, a, "wait") || r->exit != 0) {
+    int rc = s_ask(ctx, c, args, nargs, opts, NULL, 0, &r);
+    if (rc >= 0 || !wait || r->exit != 0) {
         rc = rc >= 0 ? rc : output_reply(r, ctx->json);
         client_reply_destroy(&r);
         return rc;
@@ -502,6 +587,320 @@ s_deployment(commands_ctx_t *ctx, const commands_entry_t *self,
     }
     client_reply_destroy(&r);
     return rc;
+}
+
+/* deploy and rollback: the reply names a deployment, which --wait then
+ * follows to its end. */
+static int
+s_deployment(commands_ctx_t *ctx, const commands_entry_t *self,
+             const commands_args_t *a)
+{
+    return s_follow(ctx, self, a->args, a->nargs, a->opts,
+                    s_flag(self, a, "wait"));
+}
+
+/* Copies A's value options into OUT (of 2 * COMMANDS_VALUES_MAX + 3) and
+ * adds the flag FLAG (a wire option name, sent as "1") when ON: the table
+ * sends value options under their own names, flags are the handler's. */
+static void
+s_opts_with_flag(const commands_args_t *a, const char *flag, bool on,
+                 const char **out)
+{
+    size_t k = 0;
+    for (; a->opts[k]; k += 2) {
+        out[k] = a->opts[k];
+        out[k + 1] = a->opts[k + 1];
+    }
+    if (on) {
+        out[k++] = flag;
+        out[k++] = "1";
+    }
+    out[k] = NULL;
+}
+
+/* True when TEXT is empty or only blanks. */
+static bool
+s_blank(const char *text)
+{
+    return text[strspn(text, " \t\r\n")] == '\0';
+}
+
+/* promote: the combinations that cannot mean anything are refused here;
+ * the gates are the controller's. --wait follows the deployment as
+ * deploy --wait does. */
+static int
+s_promote(commands_ctx_t *ctx, const commands_entry_t *self,
+          const commands_args_t *a)
+{
+    bool wait = s_flag(self, a, "wait");
+    bool override = s_flag(self, a, "override-freeze");
+    const char *reason = s_opt(a, "reason");
+    if (s_opt(a, "at") && wait) {
+        return s_usage(self, "--wait follows a promotion that starts now; "
+                             "one scheduled with --at shows in hoist "
+                             "schedule list");
+    }
+    if (override && (!reason || s_blank(reason))) {
+        return s_usage(self, "--override-freeze needs --reason TEXT: the "
+                             "audit log records why the freeze was passed");
+    }
+    if (reason && !override) {
+        return s_usage(self, "--reason goes with --override-freeze");
+    }
+    const char *opts[2 * COMMANDS_VALUES_MAX + 3];
+    s_opts_with_flag(a, "override_freeze", override, opts);
+    return s_follow(ctx, self, a->args, a->nargs, opts, wait);
+}
+
+/* ---- users -------------------------------------------------------------- */
+
+/* True when ROLE is one of the five (controller/rbac.h). */
+static bool
+s_known_role(const char *role)
+{
+    static const char *const roles[] = {"admin",    "release-manager", "qa",
+                                        "operator", "viewer",          NULL};
+    for (size_t i = 0; roles[i]; i++) {
+        if (strcmp(role, roles[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* users add: the role is checked here, and only the public key of --key
+ * travels (as Z85), even when the file given is the _secret one. */
+static int
+s_users_add(commands_ctx_t *ctx, const commands_entry_t *self,
+            const commands_args_t *a)
+{
+    const char *role = s_opt(a, "role");
+    if (!s_known_role(role)) {
+        return s_usage(self,
+                       "unknown role '%s': give admin, release-manager, qa, "
+                       "operator or viewer",
+                       role);
+    }
+    char key[CURVE_KEY_Z85_LEN + 1];
+    hoist_error_t err = {0};
+    if (userkey_read_public(s_opt(a, "key"), key, &err) != HOIST_OK) {
+        return output_error(&err);
+    }
+    const char *env = s_opt(a, "env");
+    const char *opts[] = {"role", role, "key", key, env ? "env" : NULL,
+                          env,    NULL};
+    return s_call(ctx, self, a->args, a->nargs, opts, NULL, 0);
+}
+
+/* ---- the pipeline file -------------------------------------------------- */
+
+/* The base name of PATH, which names a regular file (no trailing '/'). */
+static const char *
+s_basename(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* Checks that PATH is a regular file of at most S_PIPELINE_MAX bytes,
+ * before anything is sent. Returns -1 when it is, else 2 after saying
+ * what is wrong. */
+static int
+s_check_pipeline_file(const char *path)
+{
+    struct stat st;
+    hoist_error_t err = {0};
+    if (stat(path, &st) != 0) {
+        error_errno(&err, HOIST_ERR_USAGE, errno,
+                    "apply: cannot read the pipeline file %s", path);
+    } else if (S_ISDIR(st.st_mode)) {
+        error_set(&err, HOIST_ERR_USAGE,
+                  "apply: %s is a directory: give the pipeline file itself "
+                  "(hoist export > pipeline.yml writes the one in force)",
+                  path);
+    } else if (!S_ISREG(st.st_mode)) {
+        error_set(&err, HOIST_ERR_USAGE,
+                  "apply: %s is not a regular file: give the pipeline file "
+                  "itself, not a pipe or a device",
+                  path);
+    } else if (st.st_size > S_PIPELINE_MAX) {
+        error_set(&err, HOIST_ERR_USAGE,
+                  "apply: %s is %lld bytes; a pipeline file may have at most "
+                  "%d (1 MiB)",
+                  path, (long long)st.st_size, S_PIPELINE_MAX);
+    } else {
+        return -1;
+    }
+    return output_error(&err);
+}
+
+/* apply: the file's bytes as they are, and its name for the controller's
+ * messages ("pipeline.yml:12: ..."); the controller validates it whole. */
+static int
+s_apply(commands_ctx_t *ctx, const commands_entry_t *self,
+        const commands_args_t *a)
+{
+    const char *path = a->args[0];
+    int rc = s_check_pipeline_file(path);
+    if (rc >= 0) {
+        return rc;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    hoist_error_t err = {0};
+    if (input_read(path, "pipeline file", S_PIPELINE_MAX, &text, &len, &err) !=
+        HOIST_OK) {
+        return output_error(&err);
+    }
+    const char *opts[] = {"name", s_basename(path), NULL};
+    rc = s_call(ctx, self, NULL, 0, opts, text, len);
+    free(text);
+    return rc;
+}
+
+/* export: the reply's text is the file, printed byte for byte (no newline
+ * added), so that hoist export > p.yml && hoist apply p.yml round-trips.
+ * A full disk under the redirection is a failure, not a short file. */
+static int
+s_export(commands_ctx_t *ctx, const commands_entry_t *self,
+         const commands_args_t *a)
+{
+    client_reply_t *r = NULL;
+    int rc = s_ask(ctx, self, a->args, a->nargs, a->opts, NULL, 0, &r);
+    if (rc >= 0) {
+        return rc;
+    }
+    if (ctx->json || r->exit != 0) {
+        rc = output_reply(r, ctx->json);
+    } else if (fputs(r->text, stdout) == EOF || fflush(stdout) != 0) {
+        hoist_error_t err = {0};
+        error_errno(&err, HOIST_ERR_IO, errno,
+                    "export: cannot write the pipeline file to stdout");
+        rc = output_error(&err);
+    } else {
+        rc = 0;
+    }
+    client_reply_destroy(&r);
+    return rc;
+}
+
+/* ---- audit -------------------------------------------------------------- */
+
+/* True for "ID:HEX" as audit verify prints it: up to 19 digits, a colon,
+ * 64 hex digits (controller/audit.h). */
+static bool
+s_audit_head_ok(const char *head)
+{
+    size_t digits = strspn(head, "0123456789");
+    const char *hex = head + digits + 1;
+    return digits >= 1 && digits <= 19 && head[digits] == ':' &&
+           strlen(hex) == 64 && strspn(hex, "0123456789abcdefABCDEF") == 64;
+}
+
+/* audit verify: a mistyped --head would be reported by the controller as
+ * a log that does not match it, which reads like tampering. */
+static int
+s_audit_verify(commands_ctx_t *ctx, const commands_entry_t *self,
+               const commands_args_t *a)
+{
+    const char *head = s_opt(a, "head");
+    if (head && !s_audit_head_ok(head)) {
+        return s_usage(self,
+                       "--head '%s' is not ID:HEX (the head an earlier hoist "
+                       "audit verify printed, e.g. 42:followed by 64 hex "
+                       "digits)",
+                       head);
+    }
+    return s_remote(ctx, self, a);
+}
+
+/* ---- variables ---------------------------------------------------------- */
+
+/* Checks KEY against [A-Z_][A-Z0-9_]{0,63}: it becomes an environment
+ * variable of the hooks. Returns -1 when it passes, else 2. */
+static int
+s_check_var_key(const commands_entry_t *self, const char *key)
+{
+    size_t n = strlen(key);
+    bool ok = n >= 1 && n <= S_VAR_KEY_MAX && !isdigit((unsigned char)key[0]) &&
+              strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
+    if (!ok) {
+        return s_usage(self,
+                       "KEY '%.80s' cannot be an environment variable: use "
+                       "A-Z, 0-9 and _, not starting with a digit, at most "
+                       "%d characters (DB_URL, API_TOKEN)",
+                       key, S_VAR_KEY_MAX);
+    }
+    return -1;
+}
+
+/* The value of vars set: the argument, or stdin for "-". Sets *VALUE (a
+ * copy, the caller's to wipe and free) and *LEN; returns -1, else the
+ * exit code after saying what is wrong. */
+static int
+s_var_value(const commands_entry_t *self, const commands_args_t *a, bool secret,
+            char **value, size_t *len)
+{
+    hoist_error_t err = {0};
+    if (strcmp(a->args[2], "-") == 0) {
+        char prompt[256];
+        snprintf(prompt, sizeof prompt,
+                 "value of %.64s for %.64s in %.64s: ", a->args[1], a->args[0],
+                 s_opt(a, "env"));
+        if (input_read_stdin(prompt, secret, S_VAR_VALUE_MAX, value, len,
+                             &err) != HOIST_OK) {
+            return output_error(&err);
+        }
+    } else if (!(*value = strdup(a->args[2]))) {
+        error_set(&err, HOIST_ERR_NOMEM, "out of memory");
+        return output_error(&err);
+    } else {
+        *len = strlen(*value);
+    }
+    if (*len > S_VAR_VALUE_MAX || memchr(*value, '\0', *len)) {
+        bool big = *len > S_VAR_VALUE_MAX;
+        sodium_memzero(*value, *len);
+        free(*value);
+        *value = NULL;
+        return big ? s_usage(self, "the value is over %d bytes",
+                             S_VAR_VALUE_MAX)
+                   : s_usage(self, "the value holds a NUL byte, which an "
+                                   "environment variable cannot");
+    }
+    return -1;
+}
+
+/* vars set: APP and KEY as arguments, the value as data (so that it is
+ * never an option the controller might log), secret=1 for --secret. */
+static int
+s_vars_set(commands_ctx_t *ctx, const commands_entry_t *self,
+           const commands_args_t *a)
+{
+    int rc = s_check_var_key(self, a->args[1]);
+    if (rc >= 0) {
+        return rc;
+    }
+    bool secret = s_flag(self, a, "secret");
+    char *value = NULL;
+    size_t len = 0;
+    if ((rc = s_var_value(self, a, secret, &value, &len)) >= 0) {
+        return rc;
+    }
+    const char *opts[2 * COMMANDS_VALUES_MAX + 3];
+    s_opts_with_flag(a, "secret", secret, opts);
+    rc = s_call(ctx, self, a->args, 2, opts, value, len);
+    sodium_memzero(value, len);
+    free(value);
+    return rc;
+}
+
+/* vars unset: the same KEY check as vars set, so a typo is named here. */
+static int
+s_vars_unset(commands_ctx_t *ctx, const commands_entry_t *self,
+             const commands_args_t *a)
+{
+    int rc = s_check_var_key(self, a->args[1]);
+    return rc >= 0 ? rc : s_remote(ctx, self, a);
 }
 
 /* ---- release create ----------------------------------------------------- */
@@ -592,7 +991,8 @@ s_release_create(commands_ctx_t *ctx, const commands_entry_t *self,
         (s_opt(a, "manifest")
              ? s_offline_manifest(a, &s, &err)
              : s_sign_now(a, &s, ctx->json, &err)) != HOIST_OK ||
-        upload_release(client, s.manifest, s.manifest_len, s.notes, a->args[2],
+        upload_release(client, s.manifest, s.manifest_len, s.notes,
+                       s_opt(a, "lifecycle"), a->args[2],
                        isatty(2) && !ctx->json, &r, &err) != HOIST_OK) {
         rc = output_error(&err);
     } else {
@@ -605,12 +1005,49 @@ s_release_create(commands_ctx_t *ctx, const commands_entry_t *self,
 
 /* ---- local commands ----------------------------------------------------- */
 
-/* keygen: a release-signing key pair, made here and never sent. */
+/* keygen --user: a CURVE user key pair, and what to do with it. */
+static int
+s_keygen_user(commands_ctx_t *ctx, const char *out)
+{
+    char key[CURVE_KEY_Z85_LEN + 1];
+    hoist_error_t err = {0};
+    if (userkey_generate(out, key, &err) != HOIST_OK) {
+        return output_error(&err);
+    }
+    if (ctx->json) {
+        char *secret = NULL;
+        json_t *doc =
+            asprintf(&secret, "%s%s", out, CONFIG_SECRET_TAIL) < 0
+                ? NULL
+                : json_pack("{s:s, s:s, s:s}", "public_key", key, "public_file",
+                            out, "secret_file", secret);
+        free(secret);
+        char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        printf("%s\n", text ? text : "{}");
+        free(text);
+        json_decref(doc);
+        return 0;
+    }
+    printf("wrote %s (public) and %s%s (secret, mode 0600)\n"
+           "public key: %s\n"
+           "give %s (never the _secret file) to an admin, who runs:\n"
+           "  hoist users add NAME --role ROLE --key %s\n"
+           "then connect with: hoist --identity %s COMMAND "
+           "(or identity: %s in cli.conf)\n",
+           out, out, CONFIG_SECRET_TAIL, key, out, out, out, out);
+    return 0;
+}
+
+/* keygen: a release-signing key pair, made here and never sent; with
+ * --user, a user's CURVE key pair. */
 static int
 s_keygen(commands_ctx_t *ctx, const commands_entry_t *self,
          const commands_args_t *a)
 {
     const char *out = s_opt(a, "out");
+    if (s_flag(self, a, "user")) {
+        return s_keygen_user(ctx, out);
+    }
     hoist_error_t err = {0};
     if (keys_generate(out, &err) != HOIST_OK) {
         return output_error(&err);

@@ -11,9 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "input.h"
-#include "yamlfile.h"
 #include "curve.h"
+#include "input.h"
+#include "userkey.h"
+#include "yamlfile.h"
 
 struct config {
     char *path; /* the file, resolved */
@@ -290,11 +291,9 @@ s_check_public(const char *path, zcert_t *cert, hoist_error_t *err)
     if (stat(path, &st) != 0) {
         return HOIST_OK;
     }
-    zconfig_t *root = zconfig_load(path);
-    const char *key =
-        root ? zconfig_get(root, "/curve/public-key", NULL) : NULL;
-    bool same = key && streq(key, zcert_public_txt(cert));
-    zconfig_destroy(&root);
+    char key[CURVE_KEY_Z85_LEN + 1];
+    bool same = userkey_read_public(path, key, NULL) == HOIST_OK &&
+                streq(key, zcert_public_txt(cert));
     if (!same) {
         return error_set(err, HOIST_ERR_KEY,
                          "the public key in %s is not the one in %s%s: the "
@@ -313,23 +312,12 @@ config_identity_load(const char *path, hoist_error_t *err)
         return NULL;
     }
     zcert_t *cert = NULL;
-    static const uint8_t zero[32];
-    if (s_check_secret(secret, err) != HOIST_OK) {
-        goto out;
+    if (s_check_secret(secret, err) == HOIST_OK) {
+        cert = userkey_load_secret(secret, err);
     }
-    /* zcert_load(X) reads X_secret when it exists, else X: given the
-     * secret file itself it reads that one (there is no X_secret_secret). */
-    cert = zcert_load(secret);
-    if (!cert || memcmp(zcert_secret_key(cert), zero, sizeof zero) == 0) {
-        error_set(err, HOIST_ERR_KEY,
-                  "%s is not a CURVE secret certificate (the zcert files "
-                  "that hoist-controller init writes)",
-                  secret);
-        zcert_destroy(&cert);
-    } else if (s_check_public(path, cert, err) != HOIST_OK) {
+    if (cert && s_check_public(path, cert, err) != HOIST_OK) {
         zcert_destroy(&cert);
     }
-out:
     free(secret);
     return cert;
 }

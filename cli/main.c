@@ -67,6 +67,11 @@ main(int argc, char **argv)
     /* A CLI is stopped by Ctrl-C like any other program: czmq's handler
      * would only make the next receive return early. */
     zsys_handler_set(NULL);
+    /* czmq logs to stdout, where it would corrupt --json and export
+     * output; and its parser's complaints quote the offending line, which
+     * in a malformed _secret file may be the key. hoist reports every
+     * failure itself. */
+    zsys_set_logstream(NULL);
     commands_ctx_t ctx = {0};
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
         printf("hoist %s\n", HOIST_VERSION);

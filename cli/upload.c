@@ -149,12 +149,21 @@ s_open(s_upload_t *u, const char *path, hoist_error_t *err)
 /* release.begin; sets *REPLY instead when the controller says no. */
 static hoist_err_t
 s_begin(s_upload_t *u, const uint8_t *manifest, size_t len, const char *notes,
-        client_reply_t **reply, hoist_error_t *err)
+        const char *lifecycle, client_reply_t **reply, hoist_error_t *err)
 {
-    const char *opts[] = {"notes", notes, NULL};
+    const char *opts[5] = {NULL};
+    size_t k = 0;
+    if (notes) {
+        opts[k++] = "notes";
+        opts[k++] = notes;
+    }
+    if (lifecycle) {
+        opts[k++] = "lifecycle";
+        opts[k++] = lifecycle;
+    }
     client_reply_t *r = NULL;
-    hoist_err_t rc = client_call(u->client, "release.begin", NULL, 0,
-                                 notes ? opts : NULL, manifest, len, &r, err);
+    hoist_err_t rc = client_call(u->client, "release.begin", NULL, 0, opts,
+                                 manifest, len, &r, err);
     if (rc == HOIST_OK && r->exit != 0) {
         *reply = r;
         return HOIST_OK;
@@ -168,15 +177,15 @@ s_begin(s_upload_t *u, const uint8_t *manifest, size_t len, const char *notes,
 
 hoist_err_t
 upload_release(client_t *client, const uint8_t *manifest, size_t len,
-               const char *notes, const char *path, bool progress,
-               client_reply_t **reply, hoist_error_t *err)
+               const char *notes, const char *lifecycle, const char *path,
+               bool progress, client_reply_t **reply, hoist_error_t *err)
 {
     s_upload_t u = {.client = client, .fd = -1, .progress = progress};
     client_reply_t *r = NULL;
     client_set_timeout(client, CLIENT_UPLOAD_TIMEOUT_MS);
     hoist_err_t rc = s_open(&u, path, err);
     if (rc == HOIST_OK) {
-        rc = s_begin(&u, manifest, len, notes, &r, err);
+        rc = s_begin(&u, manifest, len, notes, lifecycle, &r, err);
     }
     if (rc == HOIST_OK && !r) {
         rc = s_send_chunks(&u, &r, err);

@@ -8,6 +8,12 @@
  * compare bytes and offsets, and plays back a script of deployment.show
  * documents for --wait.
  *
+ * The issue-4 commands (users, apply/export, promote, approve, schedule,
+ * audit, vars, keygen --user, --identity, release create --lifecycle)
+ * are checked the same way: each sends exactly the request of
+ * docs/protocol.md's table, and each refusal made on the client's side
+ * exits 2 and sends nothing.
+ *
  * Every run of the binary is wrapped in timeout(1), so a hang fails the
  * test instead of stalling it; every test checks in its teardown that the
  * fake's thread is gone.
@@ -550,9 +556,10 @@ s_teardown(void **state)
 
 /* Runs `hoist ARGS...` (NULL-terminated) with HOIST_CONFIG set to the
  * fixture's config, under timeout(1). With STDOUT_ONLY, stderr is
- * dropped, so OUT is exactly what went to stdout. */
+ * dropped, so OUT is exactly what went to stdout. With INPUT (a file's
+ * path), standard input comes from that file. */
 static tu_run_t
-s_hoist_v(bool stdout_only, const char *const *args)
+s_hoist_run(bool stdout_only, const char *input, const char *const *args)
 {
     const char *argv[MAX_ARGV];
     size_t n = 0;
@@ -560,10 +567,13 @@ s_hoist_v(bool stdout_only, const char *const *args)
     argv[n++] = "-k";
     argv[n++] = "5";
     argv[n++] = "60";
-    if (stdout_only) {
+    if (stdout_only || input) {
         argv[n++] = "/bin/sh";
         argv[n++] = "-c";
-        argv[n++] = "exec \"$0\" \"$@\" 2>/dev/null";
+        argv[n++] = stdout_only && input
+                        ? "exec \"$0\" \"$@\" 2>/dev/null <\"$HOIST_TEST_IN\""
+                    : stdout_only ? "exec \"$0\" \"$@\" 2>/dev/null"
+                                  : "exec \"$0\" \"$@\" <\"$HOIST_TEST_IN\"";
     }
     argv[n++] = HOIST_CLI_BIN;
     for (size_t i = 0; args[i]; i++) {
@@ -572,16 +582,26 @@ s_hoist_v(bool stdout_only, const char *const *args)
     }
     argv[n] = NULL;
     char *config = zsys_sprintf("HOIST_CONFIG=%s", s_fx->conf);
-    const char *env[] = {config, NULL};
+    char *in = zsys_sprintf("HOIST_TEST_IN=%s", input ? input : "");
+    const char *env[] = {config, in, NULL};
     tu_run_t r = tu_run(argv, env);
+    free(in);
     free(config);
     assert_int_not_equal(r.status, 124); /* timeout(1): it hung */
     return r;
 }
 
+static tu_run_t
+s_hoist_v(bool stdout_only, const char *const *args)
+{
+    return s_hoist_run(stdout_only, NULL, args);
+}
+
 #define s_hoist(...) s_hoist_v(false, (const char *const[]){__VA_ARGS__, NULL})
 #define s_hoist_stdout(...)                                                    \
     s_hoist_v(true, (const char *const[]){__VA_ARGS__, NULL})
+#define s_hoist_in(input, ...)                                                 \
+    s_hoist_run(false, (input), (const char *const[]){__VA_ARGS__, NULL})
 
 /* Runs hoist ARGS and asserts it exits EXPECT. */
 #define s_hoist_ok(expect, ...)                                                \
@@ -946,6 +966,10 @@ test_timeout_wrong_server_key(void **state)
 
 /* ---- the binary: requests ----------------------------------------------- */
 
+/* A head as audit verify prints it: ID, a colon, 64 hex digits. */
+#define AUDIT_HEAD                                                             \
+    "42:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 /* One command line and the request it must make. */
 typedef struct {
     const char *argv[10];
@@ -995,6 +1019,50 @@ test_cli_requests(void **state)
         {{"deployment", "show", "17"}, "deployment.show", "17", ""},
         {{"logs", "17"}, "logs", "17", ""},
         {{"logs", "17", "--agent", "web-2"}, "logs", "17", "agent=web-2"},
+        {{"users", "list"}, "users.list", "", ""},
+        {{"users", "remove", "bob"}, "users.remove", "bob", ""},
+        {{"approve", "web", "1.2.0", "--env", "qa"},
+         "approve",
+         "web 1.2.0",
+         "env=qa"},
+        {{"approve", "web", "1.2.0", "--env", "qa", "--comment", "looks good"},
+         "approve",
+         "web 1.2.0",
+         "comment=looks good,env=qa"},
+        {{"promote", "web", "1.2.0", "--to", "staging"},
+         "promote",
+         "web 1.2.0",
+         "to=staging"},
+        {{"promote", "web", "1.2.0", "--to", "production", "--at",
+          "2026-12-01 02:00 Europe/Berlin"},
+         "promote",
+         "web 1.2.0",
+         "at=2026-12-01 02:00 Europe/Berlin,to=production"},
+        {{"promote", "web", "1.2.0", "--override-freeze", "--to", "production",
+          "--reason", "CVE-2026-1234"},
+         "promote",
+         "web 1.2.0",
+         "override_freeze=1,reason=CVE-2026-1234,to=production"},
+        {{"schedule", "list"}, "schedule.list", "", ""},
+        {{"schedule", "cancel", "3"}, "schedule.cancel", "3", ""},
+        {{"audit"}, "audit.list", "", ""},
+        {{"audit", "--since", "2026-11-01 00:00 UTC"},
+         "audit.list",
+         "",
+         "since=2026-11-01 00:00 UTC"},
+        {{"audit", "verify"}, "audit.verify", "", ""},
+        {{"audit", "verify", "--head", AUDIT_HEAD},
+         "audit.verify",
+         "",
+         "head=" AUDIT_HEAD},
+        {{"vars", "list", "web", "--env", "dev"},
+         "vars.list",
+         "web",
+         "env=dev"},
+        {{"vars", "unset", "web", "DB_URL", "--env", "dev"},
+         "vars.unset",
+         "web DB_URL",
+         "env=dev"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const s_case_t *c = &cases[i];
@@ -1043,7 +1111,7 @@ static void
 test_cli_usage_errors(void **state)
 {
     fx_t *fx = *state;
-    static const char *const bad[][8] = {
+    static const char *const bad[][10] = {
         {"deploy", "web"},                   /* missing VERSION */
         {"deploy", "web", "1.2.0"},          /* missing --env */
         {"deploy", "web", "1.2.0", "--env"}, /* --env needs value */
@@ -1056,6 +1124,29 @@ test_cli_usage_errors(void **state)
         {"release", "create", "web", "1.0", "/dev/null"}, /* no key */
         {"nonsense"},
         {"--bogus-flag", "whoami"},
+        {"keygen", "--user"},                    /* missing --out */
+        {"users", "add", "bob", "--role", "qa"}, /* missing --key */
+        {"users", "add", "bob", "--role", "boss", "--key", "/dev/null"},
+        {"users", "add", "bob", "--role", "QA", "--key", "/dev/null"},
+        {"users", "add", "--role", "qa", "--key", "/dev/null"}, /* NAME */
+        {"apply"},
+        {"export", "extra"},
+        {"promote", "web", "1.2.0"}, /* missing --to */
+        {"promote", "web", "1.2.0", "--to", "production", "--override-freeze"},
+        {"promote", "web", "1.2.0", "--to", "production", "--override-freeze",
+         "--reason", "  "},
+        {"promote", "web", "1.2.0", "--to", "production", "--reason", "why"},
+        {"promote", "web", "1.2.0", "--to", "production", "--at",
+         "2026-12-01 02:00", "--wait"},
+        {"approve", "web", "1.2.0"}, /* missing --env */
+        {"schedule", "cancel"},
+        {"audit", "verify", "--head", "abc"},
+        {"audit", "verify", "--head", "42:0123"},
+        {"vars", "set", "web", "DB_URL", "x"}, /* missing --env */
+        {"vars", "set", "web", "db_url", "x", "--env", "dev"},
+        {"vars", "unset", "web", "1X", "--env", "dev"},
+        {"vars", "list", "web"}, /* missing --env */
+        {"release", "create", "web", "1.0", "/dev/null", "--lifecycle"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         tu_run_t r = s_hoist_v(false, bad[i]);
@@ -1075,24 +1166,59 @@ static void
 test_cli_help_lists_all(void **state)
 {
     (void)state;
-    static const char *const words[] = {"keygen --out",    "trust add",
-                                        "trust list",      "trust remove",
-                                        "token create",    "agents [list]",
-                                        "agents accept",   "agents revoke",
-                                        "release create",  "release sign",
-                                        "release list",    "release show",
-                                        "deploy APP",      "rollback APP",
-                                        "status [APP]",    "deployments [APP]",
-                                        "deployment show", "logs ID",
-                                        "whoami",          "--config FILE",
-                                        "--json",          "--identity PATH"};
-    tu_run_t r = s_hoist("--help");
-    assert_int_equal(r.status, 0);
-    for (size_t i = 0; i < sizeof words / sizeof *words; i++) {
-        assert_contains(r.out, words[i]);
+    static const char *const words[] = {"keygen [--user] --out",
+                                        "trust add",
+                                        "trust list",
+                                        "trust remove",
+                                        "token create",
+                                        "agents [list]",
+                                        "agents accept",
+                                        "agents revoke",
+                                        "release create",
+                                        "release sign",
+                                        "release list",
+                                        "release show",
+                                        "deploy APP",
+                                        "rollback APP",
+                                        "status [APP]",
+                                        "deployments [APP]",
+                                        "deployment show",
+                                        "logs ID",
+                                        "whoami",
+                                        "--config FILE",
+                                        "--json",
+                                        "--identity PREFIX",
+                                        "users add NAME --role ROLE --key "
+                                        "FILE [--env ENV]",
+                                        "users list",
+                                        "users remove NAME",
+                                        "apply FILE",
+                                        "export",
+                                        "promote APP VERSION --to ENV [--at "
+                                        "TIME] [--wait] [--override-freeze "
+                                        "--reason TEXT]",
+                                        "approve APP VERSION --env ENV "
+                                        "[--comment TEXT]",
+                                        "schedule list",
+                                        "schedule cancel ID",
+                                        "audit [--since TIME]",
+                                        "audit verify [--head ID:HEX]",
+                                        "vars set APP KEY VALUE --env ENV "
+                                        "[--secret]",
+                                        "vars list APP --env ENV",
+                                        "vars unset APP KEY --env ENV",
+                                        "--lifecycle NAME"};
+    /* --help and the help command print the same list. */
+    static const char *const how[] = {"--help", "help"};
+    for (size_t k = 0; k < 2; k++) {
+        tu_run_t r = s_hoist(how[k]);
+        assert_int_equal(r.status, 0);
+        for (size_t i = 0; i < sizeof words / sizeof *words; i++) {
+            assert_contains(r.out, words[i]);
+        }
+        tu_run_free(&r);
     }
-    tu_run_free(&r);
-    r = s_hoist("deploy", "--help");
+    tu_run_t r = s_hoist("deploy", "--help");
     assert_int_equal(r.status, 0);
     assert_contains(r.out, "usage: hoist deploy APP VERSION --env ENV");
     tu_run_free(&r);
@@ -1596,6 +1722,518 @@ test_wait_deployment_missing(void **state)
     tu_run_free(&r);
 }
 
+/* ---- issue 4: user keys and --identity ---------------------------------- */
+
+/* Runs `hoist keygen --user --out PREFIX` and returns the public key it
+ * printed (the caller's). */
+static char *
+s_keygen_user(const char *prefix)
+{
+    tu_run_t r = s_hoist("keygen", "--user", "--out", prefix);
+    if (r.status != 0) {
+        print_error("%s\n", r.out);
+    }
+    assert_int_equal(r.status, 0);
+    const char *p = strstr(r.out, "public key: ");
+    assert_non_null(p);
+    char *key = strndup(p + strlen("public key: "), 40);
+    tu_run_free(&r);
+    return key;
+}
+
+/* keygen --user: a zcert pair that config_identity_load reads back, the
+ * secret 0600 and the public 0644 whatever the umask, and the line to
+ * give the admin. It never overwrites either file. */
+static void
+test_keygen_user(void **state)
+{
+    fx_t *fx = *state;
+    char *prefix = tu_path(fx->dir, "keys/alice");
+    char *secret = zsys_sprintf("%s_secret", prefix);
+    mode_t old = umask(0); /* the child inherits it */
+    tu_run_t r = s_hoist("keygen", "--user", "--out", prefix);
+    umask(old);
+    assert_int_equal(r.status, 0);
+    char *line =
+        zsys_sprintf("hoist users add NAME --role ROLE --key %s\n", prefix);
+    assert_contains(r.out, line);
+    free(line);
+    struct stat st;
+    assert_int_equal(stat(secret, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(stat(prefix, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0644);
+    /* Loadable as an identity, and the key printed is the one saved. */
+    hoist_error_t err = {0};
+    zcert_t *cert = config_identity_load(prefix, &err);
+    if (!cert) {
+        fail_msg("config_identity_load: %s", err.msg);
+    }
+    char *printed = zsys_sprintf("public key: %s\n", zcert_public_txt(cert));
+    assert_contains(r.out, printed);
+    free(printed);
+    tu_run_free(&r);
+    zcert_t *pub = zcert_load(prefix); /* zcert_load prefers _secret */
+    assert_non_null(pub);
+    assert_string_equal(zcert_public_txt(pub), zcert_public_txt(cert));
+    zcert_destroy(&pub);
+    /* A second run over the same prefix is refused; nothing changes. */
+    size_t len0 = 0, len1 = 0;
+    char *before = tu_read(secret, &len0);
+    r = s_hoist("keygen", "--user", "--out", prefix);
+    assert_int_equal(r.status, 2);
+    assert_contains(r.out, "exists already");
+    tu_run_free(&r);
+    char *after = tu_read(secret, &len1);
+    assert_int_equal(len0, len1);
+    assert_memory_equal(before, after, len0);
+    free(after);
+    free(before);
+    /* Half a pair is refused too, and not completed. */
+    assert_int_equal(unlink(prefix), 0);
+    r = s_hoist("keygen", "--user", "--out", prefix);
+    assert_int_equal(r.status, 2);
+    assert_contains(r.out, secret);
+    assert_false(tu_exists(prefix));
+    tu_run_free(&r);
+    /* --json: one document naming the key and both files. */
+    char *bob = tu_path(fx->dir, "keys/bob");
+    r = s_hoist_stdout("--json", "keygen", "--user", "--out", bob);
+    assert_int_equal(r.status, 0);
+    assert_true(r.out[0] == '{');
+    char *secret_file = zsys_sprintf("\"secret_file\":\"%s_secret\"", bob);
+    assert_contains(r.out, secret_file);
+    assert_contains(r.out, "\"public_key\":\"");
+    free(secret_file);
+    tu_run_free(&r);
+    assert_int_equal(s_fake_count(fx->fake), 0);
+    free(bob);
+    zcert_destroy(&cert);
+    free(secret);
+    free(prefix);
+}
+
+/* --identity PREFIX is the key the controller sees: the fake's ZAP
+ * handler maps it to user:carol. A missing identity fails before
+ * anything is sent. */
+static void
+test_identity_flag(void **state)
+{
+    fx_t *fx = *state;
+    char *prefix = tu_path(fx->dir, "keys/carol");
+    char *key = s_keygen_user(prefix);
+    hoist_error_t err = {0};
+    assert_int_equal(zap_allow(fx->zap, key, "user:carol", &err), HOIST_OK);
+    s_hoist_ok(0, "--identity", prefix, "whoami");
+    s_hoist_ok(0, "whoami"); /* without it: the config's identity */
+    assert_int_equal(s_fake_count(fx->fake), 2);
+    assert_string_equal(fx->fake->reqs[0].user_id, "user:carol");
+    assert_string_equal(fx->fake->reqs[1].user_id, "user:tester");
+    /* A missing identity: exit 2, the file named, nothing sent. */
+    char *missing = tu_path(fx->dir, "keys/nobody");
+    tu_run_t r = s_hoist("--identity", missing, "whoami");
+    assert_int_equal(r.status, 2);
+    assert_contains(r.out, "keys/nobody_secret");
+    assert_contains(r.out, "--identity");
+    tu_run_free(&r);
+    assert_int_equal(s_fake_count(fx->fake), 2);
+    /* A malformed secret file: exit 2, and not a line of it printed. */
+    char *broken = tu_path(fx->dir, "keys/broken");
+    char *broken_secret = zsys_sprintf("%s_secret", broken);
+    tu_write(broken_secret,
+             "curve\n    secret-key = \"TOPSECRET\"\n    oops TOPSECRET\n",
+             (size_t)-1, 0600);
+    r = s_hoist_stdout("--json", "--identity", broken, "whoami");
+    assert_int_equal(r.status, 2);
+    assert_string_equal(r.out, "");
+    tu_run_free(&r);
+    r = s_hoist("--identity", broken, "whoami");
+    assert_int_equal(r.status, 2);
+    assert_contains(r.out, "is not a CURVE secret certificate");
+    assert_null(strstr(r.out, "TOPSECRET"));
+    tu_run_free(&r);
+    assert_int_equal(s_fake_count(fx->fake), 2);
+    free(broken_secret);
+    free(broken);
+    free(missing);
+    free(key);
+    free(prefix);
+}
+
+/* ---- issue 4: users ----------------------------------------------------- */
+
+/* users add sends NAME, role, the key in Z85 and the scope; from the
+ * _secret file it sends the public key and nothing of the secret. */
+static void
+test_cli_users_add(void **state)
+{
+    fx_t *fx = *state;
+    char *prefix = tu_path(fx->dir, "keys/dave");
+    char *key = s_keygen_user(prefix);
+    s_hoist_ok(0, "users", "add", "dave", "--role", "qa", "--key", prefix);
+    char *opts = zsys_sprintf("key=%s,role=qa", key);
+    s_assert_req(fx->fake, 0, "users.add", "dave", opts);
+    free(opts);
+    assert_int_equal(fx->fake->reqs[0].len, 0);
+    char *secret = zsys_sprintf("%s_secret", prefix);
+    s_hoist_ok(0, "users", "add", "dave", "--key", secret, "--role",
+               "release-manager", "--env", "production");
+    opts = zsys_sprintf("env=production,key=%s,role=release-manager", key);
+    s_assert_req(fx->fake, 1, "users.add", "dave", opts);
+    free(opts);
+    zcert_t *cert = zcert_load(secret);
+    assert_non_null(cert);
+    assert_null(strstr(fx->fake->reqs[1].options, zcert_secret_txt(cert)));
+    zcert_destroy(&cert);
+    /* Every role name passes; the check is exact. */
+    static const char *const roles[] = {"admin", "operator", "viewer"};
+    for (size_t i = 0; i < 3; i++) {
+        s_hoist_ok(0, "users", "add", "eve", "--role", roles[i], "--key",
+                   prefix);
+    }
+    assert_int_equal(s_fake_count(fx->fake), 5);
+    /* A bad role, a release key, a missing file: exit 2, nothing sent. */
+    tu_run_t r =
+        s_hoist("users", "add", "eve", "--role", "manager", "--key", prefix);
+    assert_int_equal(r.status, 2);
+    assert_contains(r.out, "unknown role 'manager'");
+    assert_contains(r.out, "release-manager");
+    tu_run_free(&r);
+    char *pub = zsys_sprintf("%s.pub", fx->relkey);
+    r = s_hoist("users", "add", "eve", "--role", "qa", "--key", pub);
+    assert_int_equal(r.status, 2);
+    assert_contains(r.out, "not a CURVE user certificate");
+    assert_contains(r.out, "hoist keygen --user");
+    tu_run_free(&r);
+    /* Nothing on stdout: czmq's parser does not log there. */
+    r = s_hoist_stdout("users", "add", "eve", "--role", "qa", "--key", pub);
+    assert_int_equal(r.status, 2);
+    assert_string_equal(r.out, "");
+    tu_run_free(&r);
+    r = s_hoist("users", "add", "eve", "--role", "qa", "--key",
+                "/nonexistent/key");
+    assert_int_equal(r.status, 2);
+    assert_contains(r.out, "/nonexistent/key");
+    tu_run_free(&r);
+    assert_int_equal(s_fake_count(fx->fake), 5);
+    free(pub);
+    free(secret);
+    free(key);
+    free(prefix);
+}
+
+/* ---- issue 4: the pipeline file ----------------------------------------- */
+
+#define PIPELINE_TEXT                                                          \
+    "lifecycles:\n  default: [dev, qa, staging, production]\n"                 \
+    "environments:\n  dev:\n    auto_deploy: true\n# no newline at the end"
+
+/* apply sends the file's bytes and its base name; export prints the
+ * text byte for byte, so export > file, apply file sends what export
+ * got. */
+static void
+test_cli_apply_export(void **state)
+{
+    fx_t *fx = *state;
+    s_fake_can(fx->fake, "pipeline.export", 0, PIPELINE_TEXT,
+               "{\"pipeline\": \"...\"}");
+    tu_run_t r = s_hoist_stdout("export");
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, PIPELINE_TEXT); /* no newline added */
+    char *path = tu_path(fx->dir, "conf/pipeline.yml");
+    tu_write(path, r.out, (size_t)-1, 0644);
+    tu_run_free(&r);
+    s_hoist_ok(0, "apply", path);
+    s_assert_req(fx->fake, 0, "pipeline.export", "", "");
+    s_assert_req(fx->fake, 1, "pipeline.apply", "", "name=pipeline.yml");
+    assert_int_equal(fx->fake->reqs[1].len, strlen(PIPELINE_TEXT));
+    assert_memory_equal(fx->fake->reqs[1].data, PIPELINE_TEXT,
+                        strlen(PIPELINE_TEXT));
+    /* With --json, export prints the document. */
+    r = s_hoist_stdout("--json", "export");
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "{\"pipeline\": \"...\"}\n");
+    tu_run_free(&r);
+    /* Exactly 1 MiB is sent whole. */
+    char *big = tu_path(fx->dir, "big.yml");
+    s_write_random(big, MIB);
+    s_hoist_ok(0, "apply", big);
+    s_assert_req(fx->fake, 3, "pipeline.apply", "", "name=big.yml");
+    assert_int_equal(fx->fake->reqs[3].len, MIB);
+    free(big);
+    free(path);
+}
+
+/* apply refuses, before sending, what cannot be a pipeline file. */
+static void
+test_cli_apply_refused(void **state)
+{
+    fx_t *fx = *state;
+    char *big = tu_path(fx->dir, "toobig.yml");
+    s_write_random(big, MIB + 1);
+    char *fifo = tu_path(fx->dir, "fifo.yml");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    const struct {
+        const char *path, *needle;
+    } cases[] = {
+        {fx->dir, "is a directory"},
+        {big, "at most 1048576 (1 MiB)"},
+        {fifo, "is not a regular file"},
+        {"/nonexistent/p.yml", "cannot read the pipeline file"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        tu_run_t r = s_hoist("apply", cases[i].path);
+        assert_int_equal(r.status, 2);
+        assert_contains(r.out, cases[i].needle);
+        assert_contains(r.out, cases[i].path);
+        tu_run_free(&r);
+    }
+    assert_int_equal(s_fake_count(fx->fake), 0);
+    unlink(fifo);
+    free(fifo);
+    free(big);
+}
+
+/* ---- issue 4: promote --------------------------------------------------- */
+
+#define GATES_TEXT                                                             \
+    "promote web 1.2.0 to production refused:\n"                               \
+    "  - web 1.2.0 has not succeeded in staging\n"                             \
+    "  - 0 of 1 approvals from qa"
+#define GATES_JSON "{\"gates\": [\"upstream\", \"approvals\"]}"
+
+/* A promotion refused by its gates exits 4 and prints every gate; with
+ * --wait nothing is followed. A refusal by role exits 3. */
+static void
+test_cli_promote_refused(void **state)
+{
+    fx_t *fx = *state;
+    s_fake_can(fx->fake, "promote", 4, GATES_TEXT, GATES_JSON);
+    s_fake_can(fx->fake, "approve", 3,
+               "approve needs the qa or release-manager role; carol has "
+               "viewer",
+               "{}");
+    tu_run_t r =
+        s_hoist("promote", "web", "1.2.0", "--to", "production", "--wait");
+    assert_int_equal(r.status, 4);
+    assert_contains(r.out, "has not succeeded in staging\n");
+    assert_contains(r.out, "0 of 1 approvals from qa");
+    tu_run_free(&r);
+    assert_int_equal(s_fake_count(fx->fake), 1); /* no deployment.show */
+    s_assert_req(fx->fake, 0, "promote", "web 1.2.0", "to=production");
+    /* The text goes to stderr; --json puts the document on stdout. */
+    r = s_hoist_stdout("promote", "web", "1.2.0", "--to", "production");
+    assert_int_equal(r.status, 4);
+    assert_string_equal(r.out, "");
+    tu_run_free(&r);
+    r = s_hoist_stdout("--json", "promote", "web", "1.2.0", "--to",
+                       "production");
+    assert_int_equal(r.status, 4);
+    assert_string_equal(r.out, GATES_JSON "\n");
+    tu_run_free(&r);
+    r = s_hoist("approve", "web", "1.2.0", "--env", "qa");
+    assert_int_equal(r.status, 3);
+    assert_contains(r.out, "needs the qa or release-manager role");
+    tu_run_free(&r);
+}
+
+/* promote --wait follows the deployment named in the reply, as deploy
+ * --wait does. */
+static void
+test_cli_promote_wait(void **state)
+{
+    fx_t *fx = *state;
+    s_fake_can(fx->fake, "promote", 0,
+               "deployment 7: web 1.2.0 to dev (2 agents)",
+               "{\"deployment\": 7}");
+    pthread_mutex_lock(&fx->fake->lock);
+    fx->fake->shows[0] = SHOW_1;
+    fx->fake->shows[1] = SHOW_OK;
+    fx->fake->nshows = 2;
+    pthread_mutex_unlock(&fx->fake->lock);
+    tu_run_t r = s_hoist("promote", "web", "1.2.0", "--to", "dev", "--wait");
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "deployment 7: web 1.2.0 to dev (2 agents)\n");
+    assert_contains(r.out, "deployment 7 succeeded\n");
+    tu_run_free(&r);
+    size_t n = s_fake_count(fx->fake);
+    assert_true(n >= 3);
+    s_assert_req(fx->fake, 0, "promote", "web 1.2.0", "to=dev");
+    for (size_t i = 1; i < n; i++) {
+        s_assert_req(fx->fake, i, "deployment.show", "7", "");
+    }
+    /* A failed deployment: exit 1. */
+    pthread_mutex_lock(&fx->fake->lock);
+    fx->fake->shows[1] = SHOW_FAILED;
+    fx->fake->next_show = 0;
+    pthread_mutex_unlock(&fx->fake->lock);
+    s_hoist_ok(1, "promote", "web", "1.2.0", "--to", "dev", "--wait");
+}
+
+/* ---- issue 4: variables ------------------------------------------------- */
+
+/* vars set sends APP KEY as arguments and the value as data; "-" reads it
+ * from stdin (one trailing newline dropped), and a secret read that way
+ * is shown nowhere. */
+static void
+test_cli_vars_set(void **state)
+{
+    fx_t *fx = *state;
+    s_hoist_ok(0, "vars", "set", "web", "DB_URL", "postgres://db/web", "--env",
+               "dev");
+    s_assert_req(fx->fake, 0, "vars.set", "web DB_URL", "env=dev");
+    assert_int_equal(fx->fake->reqs[0].len, strlen("postgres://db/web"));
+    assert_memory_equal(fx->fake->reqs[0].data, "postgres://db/web",
+                        strlen("postgres://db/web"));
+    char *in = tu_path(fx->dir, "stdin");
+    tu_write(in, "s3cr3t-value\n", (size_t)-1, 0600);
+    tu_run_t r = s_hoist_in(in, "vars", "set", "web", "API_TOKEN", "-", "--env",
+                            "production", "--secret");
+    assert_int_equal(r.status, 0);
+    assert_null(strstr(r.out, "s3cr3t"));
+    tu_run_free(&r);
+    s_assert_req(fx->fake, 1, "vars.set", "web API_TOKEN",
+                 "env=production,secret=1");
+    assert_int_equal(fx->fake->reqs[1].len, strlen("s3cr3t-value"));
+    assert_memory_equal(fx->fake->reqs[1].data, "s3cr3t-value",
+                        strlen("s3cr3t-value"));
+    /* Only one newline goes; "\r\n" counts as one; inner ones stay. */
+    tu_write(in, "a\nb\n\r\n", (size_t)-1, 0600);
+    r = s_hoist_in(in, "vars", "set", "web", "_X9", "-", "--env", "dev");
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    s_assert_req(fx->fake, 2, "vars.set", "web _X9", "env=dev");
+    assert_int_equal(fx->fake->reqs[2].len, 4);
+    assert_memory_equal(fx->fake->reqs[2].data, "a\nb\n", 4);
+    /* The longest KEY, and an empty value. */
+    char key[65];
+    memset(key, 'K', 64);
+    key[64] = '\0';
+    s_hoist_ok(0, "vars", "set", "web", key, "", "--env", "dev");
+    assert_int_equal(fx->fake->reqs[3].len, 0);
+    assert_int_equal(s_fake_count(fx->fake), 4);
+    free(in);
+}
+
+/* KEYs that cannot be environment variables, and values that cannot be
+ * one's value, are refused with exit 2 before anything is sent. */
+static void
+test_cli_vars_refused(void **state)
+{
+    fx_t *fx = *state;
+    char longkey[66];
+    memset(longkey, 'K', 65);
+    longkey[65] = '\0';
+    const char *const keys[] = {"db_url", "1X", "A-B", "A B", "", "É", longkey};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        tu_run_t r =
+            s_hoist("vars", "set", "web", keys[i], "v", "--env", "dev");
+        assert_int_equal(r.status, 2);
+        assert_contains(r.out, "cannot be an environment variable");
+        tu_run_free(&r);
+        r = s_hoist("vars", "unset", "web", keys[i], "--env", "dev");
+        assert_int_equal(r.status, 2);
+        tu_run_free(&r);
+    }
+    /* Over 64 KiB on stdin, and a NUL byte. */
+    char *in = tu_path(fx->dir, "stdin");
+    size_t len = 64 * 1024 + 1;
+    char *buf = malloc(len);
+    memset(buf, 'v', len);
+    tu_write(in, buf, len, 0600);
+    tu_run_t r =
+        s_hoist_in(in, "vars", "set", "web", "BIG", "-", "--env", "dev");
+    assert_int_equal(r.status, 2);
+    assert_contains(r.out, "over 65536 bytes");
+    tu_run_free(&r);
+    tu_write(in, "a\0b", 3, 0600);
+    r = s_hoist_in(in, "vars", "set", "web", "NUL", "-", "--env", "dev");
+    assert_int_equal(r.status, 2);
+    assert_contains(r.out, "NUL byte");
+    tu_run_free(&r);
+    assert_int_equal(s_fake_count(fx->fake), 0);
+    /* Exactly 64 KiB plus its newline is fine. */
+    buf[len - 1] = '\n';
+    tu_write(in, buf, len, 0600);
+    r = s_hoist_in(in, "vars", "set", "web", "BIG", "-", "--env", "dev");
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    assert_int_equal(fx->fake->reqs[0].len, 64 * 1024);
+    free(buf);
+    free(in);
+}
+
+/* ---- issue 4: release create --lifecycle, exit codes -------------------- */
+
+/* --lifecycle travels as release.begin's option lifecycle. */
+static void
+test_cli_release_lifecycle(void **state)
+{
+    fx_t *fx = *state;
+    char *art = tu_path(fx->dir, "hotfix.tar");
+    s_write_random(art, 1000);
+    char *notes = tu_path(fx->dir, "hotfix.md");
+    tu_write(notes, "hotfix", (size_t)-1, 0644);
+    s_hoist_ok(0, "release", "create", "web", "1.2.1", art, "--sign-key",
+               fx->relkey, "--lifecycle", "hotfix");
+    s_assert_req(fx->fake, 0, "release.begin", "", "lifecycle=hotfix");
+    s_assert_req(fx->fake, 2, "release.commit", FAKE_UPLOAD, "");
+    s_hoist_ok(0, "release", "create", "web", "1.2.2", art, "--sign-key",
+               fx->relkey, "--notes", notes, "--lifecycle", "hotfix");
+    s_assert_req(fx->fake, 3, "release.begin", "",
+                 "lifecycle=hotfix,notes=hotfix");
+    free(notes);
+    free(art);
+}
+
+/* The new commands pass the reply's exit code on, 1 to 4, the text on
+ * stderr. */
+static void
+test_cli_exit_codes_issue4(void **state)
+{
+    fx_t *fx = *state;
+    s_fake_can(fx->fake, "users.add", 3,
+               "users add needs the admin role; carol has qa", "{}");
+    s_fake_can(fx->fake, "users.remove", 2,
+               "admin is the last admin: add another admin first", "{}");
+    s_fake_can(fx->fake, "pipeline.apply", 2,
+               "pipeline.yml:3: environments.dev: unknown key 'auto_deplo'",
+               "{}");
+    s_fake_can(fx->fake, "audit.verify", 1,
+               "audit row 7 was edited: its hash does not match", "{}");
+    s_fake_can(fx->fake, "schedule.cancel", 2, "no pending schedule 9", "{}");
+    s_fake_can(fx->fake, "vars.set", 3, "vars set needs operator", "{}");
+    s_fake_can(fx->fake, "pipeline.export", 3, "export refused", "{}");
+    char *prefix = tu_path(fx->dir, "keys/frank");
+    free(s_keygen_user(prefix));
+    char *path = tu_path(fx->dir, "pipeline.yml");
+    tu_write(path, "environments: {}\n", (size_t)-1, 0644);
+    tu_run_t r =
+        s_hoist("users", "add", "frank", "--role", "qa", "--key", prefix);
+    assert_int_equal(r.status, 3);
+    assert_string_equal(
+        r.out, "hoist: users add needs the admin role; carol has qa\n");
+    tu_run_free(&r);
+    s_hoist_ok(2, "users", "remove", "admin");
+    r = s_hoist("apply", path);
+    assert_int_equal(r.status, 2);
+    assert_contains(r.out, "pipeline.yml:3:");
+    tu_run_free(&r);
+    r = s_hoist_stdout("audit", "verify");
+    assert_int_equal(r.status, 1);
+    assert_string_equal(r.out, "");
+    tu_run_free(&r);
+    s_hoist_ok(2, "schedule", "cancel", "9");
+    s_hoist_ok(3, "vars", "set", "web", "A", "b", "--env", "dev");
+    r = s_hoist_stdout("export");
+    assert_int_equal(r.status, 3);
+    assert_string_equal(r.out, ""); /* a refusal is not a pipeline file */
+    tu_run_free(&r);
+    assert_int_equal(s_fake_count(fx->fake), 7);
+    free(path);
+    free(prefix);
+}
+
 int
 main(void)
 {
@@ -1642,6 +2280,26 @@ main(void)
         cmocka_unit_test_setup_teardown(test_wait_live_line, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_wait_deployment_missing, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_keygen_user, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_identity_flag, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_cli_users_add, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_cli_apply_export, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_cli_apply_refused, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_cli_promote_refused, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_cli_promote_wait, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_cli_vars_set, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_cli_vars_refused, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_cli_release_lifecycle, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_cli_exit_codes_issue4, s_setup,
                                         s_teardown),
     };
     return cmocka_run_group_tests(tests, s_group_setup, s_group_teardown);
