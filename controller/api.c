@@ -514,6 +514,10 @@ s_release_show(call_t *c)
         json_object_set_new(c->json, "digest", json_string(r->digest));
         json_object_set_new(c->json, "size", json_integer((json_int_t)r->size));
         json_object_set_new(c->json, "notes", json_string(r->notes));
+        json_object_set_new(c->json, "lifecycle", json_string(r->lifecycle));
+        call_say(c, "  lifecycle %s\n",
+                 r->lifecycle[0] ? r->lifecycle : "(default)");
+        promotion_show(c, r->app, r->version);
     }
     free(r);
     return rc;

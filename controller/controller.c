@@ -34,6 +34,7 @@ struct controller {
     artifacts_t *artifacts; /* the loop's: reads for agents' fetches */
     uploader_t *uploader;   /* the actor's: upload sessions */
     policy_t *policy;       /* the pipeline in force */
+    int64_t started_ms;     /* wall clock at controller_run */
     zap_t *zap;
     zcert_t *cert;
     zsock_t *agents;
@@ -388,7 +389,7 @@ s_on_tick(zloop_t *loop, int timer_id, void *arg)
     controller_t *self = arg;
     hub_tick(self->hub, (int64_t)monotime_ms());
     /* Schedules run on the wall clock: that is what --at names. */
-    promotion_tick(self, zclock_time(), 2 * (int64_t)self->heartbeat_ms + 5000);
+    promotion_tick(self, zclock_time(), self->started_ms);
     return 0;
 }
 
@@ -467,6 +468,7 @@ hoist_err_t
 controller_run(controller_t *self, hoist_error_t *err)
 {
     self->loop = zloop_new();
+    self->started_ms = zclock_time();
     zloop_reader(self->loop, self->agents, s_on_agents, self);
     zloop_reader(self->loop, self->api_sock, s_on_api, self);
     zloop_reader(self->loop, uploader_sock(self->uploader), s_on_uploader,

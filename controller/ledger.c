@@ -50,8 +50,20 @@ s_result(const call_t *c, char *buf, size_t len)
     if (c->exit == 0) {
         snprintf(buf, len, "ok");
     } else {
-        snprintf(buf, len, "%s", e ? e : "failed");
-        buf[strcspn(buf, "\n")] = '\0';
+        /* One line: the sentence, then each listed reason after "; ". */
+        size_t n = 0;
+        for (const char *p = e ? e : "failed"; *p && n + 1 < len; p++) {
+            if (*p != '\n') {
+                buf[n++] = *p;
+            } else if (n + 3 < len) {
+                buf[n++] = ';';
+                buf[n++] = ' ';
+                while (p[1] == ' ' || p[1] == '-') {
+                    p++;
+                }
+            }
+        }
+        buf[n] = '\0';
     }
 }
 

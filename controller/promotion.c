@@ -109,10 +109,9 @@ s_gates(controller_t *ctl, const ask_t *ask, gates_result_t *out,
     hoist_err_t rc = deployments_running(ctl, ask->app, ask->env, running, err);
     hoist_error_t e = {0};
     /* Not in the lifecycle: gates_check reports it as a gate. */
+    const char *lc = ask->lifecycle[0] ? ask->lifecycle : NULL;
     if (rc == HOIST_OK &&
-        pipeline_previous_env(p, ask->lifecycle, ask->env, &prev, &e) ==
-            HOIST_OK &&
-        prev) {
+        pipeline_previous_env(p, lc, ask->env, &prev, &e) == HOIST_OK && prev) {
         up.env = prev;
         rc = store_deployment_list(st, ask->app, s_upstream_row, &up, err);
         if (!up.deployment) {
@@ -448,7 +447,7 @@ const call_command_t promotion_commands[] = {
 /* Fires schedule S as its creator; returns what to record. */
 static void
 s_fire(controller_t *ctl, const store_schedule_t *s, int64_t now_ms,
-       int64_t late_ms)
+       int64_t started_ms)
 {
     hoist_error_t err = {0};
     store_t *st = controller_store(ctl);
@@ -458,7 +457,7 @@ s_fire(controller_t *ctl, const store_schedule_t *s, int64_t now_ms,
     char note[STORE_RESULT_SIZE], target[STORE_TARGET_SIZE], late[96] = "";
     int64_t running = 0, id = 0;
     store_schedule_state_t end = STORE_SCHEDULE_REFUSED;
-    if (now_ms - s->at_ms > late_ms) {
+    if (s->at_ms < started_ms) {
         snprintf(late, sizeof late,
                  " (fired %llds late: the controller was down when it was "
                  "due)",
@@ -526,7 +525,7 @@ s_due(const store_schedule_t *s, void *arg)
 }
 
 void
-promotion_tick(controller_t *ctl, int64_t now_ms, int64_t late_ms)
+promotion_tick(controller_t *ctl, int64_t now_ms, int64_t started_ms)
 {
     hoist_error_t err = {0};
     due_t d = {.now_ms = now_ms};
@@ -541,7 +540,7 @@ promotion_tick(controller_t *ctl, int64_t now_ms, int64_t late_ms)
         if (store_schedule_get(controller_store(ctl), d.ids[i], &s, &err) ==
                 HOIST_OK &&
             s.state == STORE_SCHEDULE_PENDING) {
-            s_fire(ctl, &s, now_ms, late_ms);
+            s_fire(ctl, &s, now_ms, started_ms);
         }
     }
 }
@@ -578,5 +577,85 @@ promotion_on_release(call_t *c, const char *app, const char *version,
         }
         result[strcspn(result, "\n")] = '\0';
         ledger_note(c->ctl, "auto_deploy", target, result, id ? 0 : 1);
+    }
+}
+
+/* --- release show -------------------------------------------------------- */
+
+typedef struct {
+    call_t *c;
+    const char *version;
+    json_t *list;
+} journey_t;
+
+static int
+s_journey_row(const store_deployment_t *d, void *arg)
+{
+    journey_t *j = arg;
+    if (strcmp(d->version, j->version) != 0) {
+        return 0;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(d->id));
+    json_object_set_new(o, "env", json_string(d->env));
+    json_object_set_new(o, "kind",
+                        json_string(store_deploy_kind_name(d->kind)));
+    json_object_set_new(o, "state",
+                        json_string(store_deploy_state_name(d->state)));
+    json_object_set_new(o, "created_by", json_string(d->created_by));
+    json_object_set_new(o, "created_at", json_integer(d->created_at));
+    json_array_insert_new(j->list, 0, o); /* listed newest first */
+    return 0;
+}
+
+static int
+s_show_approval(const store_approval_t *a, void *arg)
+{
+    call_t *c = arg;
+    call_say(c, "    %s: %s (%s)%s%s\n", a->env, a->user, a->role,
+             a->comment[0] ? ": " : "", a->comment);
+    json_t *o = json_object();
+    json_object_set_new(o, "env", json_string(a->env));
+    json_object_set_new(o, "user", json_string(a->user));
+    json_object_set_new(o, "role", json_string(a->role));
+    json_object_set_new(o, "comment", json_string(a->comment));
+    json_object_set_new(o, "created_at", json_integer(a->created_at));
+    json_array_append_new(json_object_get(c->json, "approvals"), o);
+    return 0;
+}
+
+void
+promotion_show(call_t *c, const char *app, const char *version)
+{
+    hoist_error_t err = {0};
+    journey_t j = {.c = c, .version = version, .list = json_array()};
+    size_t k;
+    json_t *d;
+    json_object_set_new(c->json, "approvals", json_array());
+    call_say(c, "  deployments:\n");
+    if (store_deployment_list(controller_store(c->ctl), app, s_journey_row, &j,
+                              &err) != HOIST_OK) {
+        call_say(c, "    (unreadable: %s)\n", err.msg);
+    }
+    json_array_foreach(j.list, k, d)
+    {
+        call_say(c, "    %lld %s %s %s by %s\n",
+                 (long long)json_integer_value(json_object_get(d, "id")),
+                 json_string_value(json_object_get(d, "kind")),
+                 json_string_value(json_object_get(d, "env")),
+                 json_string_value(json_object_get(d, "state")),
+                 json_string_value(json_object_get(d, "created_by")));
+    }
+    if (json_array_size(j.list) == 0) {
+        call_say(c, "    (none)\n");
+    }
+    json_object_set_new(c->json, "deployments", j.list);
+    call_say(c, "  approvals:\n");
+    if (store_approval_list(controller_store(c->ctl), app, version, NULL,
+                            s_show_approval, c, &err) != HOIST_OK) {
+        call_say(c, "    (unreadable: %s)\n", err.msg);
+    }
+    if (json_array_size(json_object_get(c->json, "approvals")) == 0) {
+        call_say(c, "    (none)\n");
     }
 }

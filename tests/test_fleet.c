@@ -20,414 +20,16 @@
 #include <unistd.h>
 
 #include "envelope.h"
+#include "fleetutil.h"
 #include "monotime.h"
-
-#define MAX_AGENTS 8
-#define WAIT_MS    20000
-
-typedef struct {
-    char *dir;  /* everything of this test */
-    char *data; /* the controller's data directory */
-    char *conf; /* the admin's cli.conf */
-    char *mark; /* where hooks leave traces */
-    char endpoint[256];
-    char server_key[64];
-    pid_t controller;
-    pid_t agent[MAX_AGENTS];
-    char *root[MAX_AGENTS];
-    char name[MAX_AGENTS][32];
-    int n;
-} fleet_t;
-
-static const char *GOOD_SPEC = "hooks:\n"
-                               "  activate: echo \"$HOIST_VERSION\" > active\n"
-                               "health:\n"
-                               "  command: test -f VERSION\n"
-                               "  retries: 3\n"
-                               "  interval: 50ms\n";
-
-static const char *BAD_SPEC = "hooks:\n"
-                              "  activate: echo starting\n"
-                              "health:\n"
-                              "  command: echo health-probe-failed; exit 1\n"
-                              "  retries: 2\n"
-                              "  interval: 50ms\n";
-
-static const char *
-s_me(void)
-{
-    struct passwd *pw = getpwuid(geteuid());
-    assert_non_null(pw);
-    return pw->pw_name;
-}
-
-/* Every process this file started, so that the group teardown can stop
- * them even when a setup failed half way (cmocka then skips teardown). */
-static pid_t s_spawned[256];
-static size_t s_nspawned;
-
-/* Starts ARGV in the background with output to LOG. */
-static pid_t
-s_spawn(const char *const *argv, const char *log)
-{
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        setpgid(0, 0);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    if (s_nspawned < sizeof s_spawned / sizeof *s_spawned) {
-        s_spawned[s_nspawned++] = pid;
-    }
-    return pid;
-}
-
-static int
-s_kill_leftovers(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < s_nspawned; i++) {
-        if (s_spawned[i] > 0 && kill(s_spawned[i], SIGKILL) == 0) {
-            waitpid(s_spawned[i], NULL, 0);
-        }
-    }
-    return 0;
-}
-
-static void
-s_stop(pid_t *pid, int sig)
-{
-    for (size_t i = 0; i < s_nspawned; i++) {
-        if (s_spawned[i] == *pid) {
-            s_spawned[i] = 0; /* reaped below: its pid may be reused */
-        }
-    }
-    if (*pid > 0) {
-        kill(*pid, sig);
-        int st;
-        waitpid(*pid, &st, 0);
-        *pid = 0;
-    }
-}
-
-/* Runs the hoist CLI with the admin's config; returns its result. */
-static tu_run_t
-s_hoist(fleet_t *f, const char *const *args)
-{
-    const char *argv[32] = {HOIST_CLI_BIN};
-    size_t n = 1;
-    for (size_t i = 0; args[i] && n < 31; i++) {
-        argv[n++] = args[i];
-    }
-    argv[n] = NULL;
-    char env[PATH_MAX + 16];
-    snprintf(env, sizeof env, "HOIST_CONFIG=%s", f->conf);
-    const char *envp[] = {env, NULL};
-    return tu_run(argv, envp);
-}
-
-/* Like s_hoist, asserting exit 0, and returns the parsed JSON of --json. */
-static json_t *
-s_hoist_json(fleet_t *f, const char *const *args)
-{
-    const char *argv[32] = {"--json"};
-    size_t n = 1;
-    for (size_t i = 0; args[i] && n < 31; i++) {
-        argv[n++] = args[i];
-    }
-    argv[n] = NULL;
-    tu_run_t r = s_hoist(f, argv);
-    if (r.status != 0) {
-        print_error("hoist %s exited %d:\n%s\n", args[0], r.status, r.out);
-    }
-    assert_int_equal(r.status, 0);
-    json_error_t jerr;
-    json_t *j = json_loads(r.out, 0, &jerr);
-    if (!j) {
-        print_error("not JSON: %s\n", r.out);
-    }
-    assert_non_null(j);
-    tu_run_free(&r);
-    return j;
-}
-
-static void
-s_start_controller(fleet_t *f)
-{
-    char log[PATH_MAX + 32];
-    snprintf(log, sizeof log, "%s/controller.log", f->dir);
-    unlink(f->conf);
-    const char *argv[] = {HOIST_CONTROLLER_BIN, "run", "--data-dir", f->data,
-                          "--heartbeat",        "200", NULL};
-    f->controller = s_spawn(argv, log);
-    uint64_t until = monotime_ms() + WAIT_MS;
-    while (!tu_exists(f->conf) && monotime_ms() < until) {
-        usleep(20 * 1000);
-    }
-    assert_true(tu_exists(f->conf));
-}
-
-static int
-s_setup(void **state)
-{
-    fleet_t *f = calloc(1, sizeof *f);
-    f->dir = tu_tmpdir();
-    f->data = tu_path(f->dir, "controller");
-    f->conf = tu_path(f->data, "cli.conf");
-    f->mark = tu_path(f->dir, "mark");
-    mkdir(f->mark, 0755);
-    tu_sh("%s init --data-dir %s --agent-endpoint 'tcp://127.0.0.1:*' "
-          "--api-endpoint 'tcp://127.0.0.1:*' >/dev/null",
-          HOIST_CONTROLLER_BIN, f->data);
-    tu_sh("cd %s && %s keygen --out rel >/dev/null && %s keygen --out other "
-          ">/dev/null",
-          f->dir, HOIST_CLI_BIN, HOIST_CLI_BIN);
-    s_start_controller(f);
-    char pub[PATH_MAX + 16];
-    snprintf(pub, sizeof pub, "%s/rel.pub", f->dir);
-    json_t *j = s_hoist_json(f, (const char *[]){"trust", "add", pub, NULL});
-    json_decref(j);
-    *state = f;
-    return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-    fleet_t *f = *state;
-    for (int i = 0; i < f->n; i++) {
-        s_stop(&f->agent[i], SIGKILL);
-        free(f->root[i]);
-    }
-    s_stop(&f->controller, SIGKILL);
-    free(f->data);
-    free(f->conf);
-    free(f->mark);
-    tu_rmtree(f->dir);
-    free(f);
-    return 0;
-}
-
-/* A one-time token for ENV; fills F's endpoint and server key. */
-static char *
-s_token(fleet_t *f, const char *env)
-{
-    json_t *j = s_hoist_json(
-        f, (const char *[]){"token", "create", "--env", env, NULL});
-    snprintf(f->endpoint, sizeof f->endpoint, "%s",
-             json_string_value(json_object_get(j, "endpoint")));
-    snprintf(f->server_key, sizeof f->server_key, "%s",
-             json_string_value(json_object_get(j, "server_key")));
-    char *token = strdup(json_string_value(json_object_get(j, "token")));
-    json_decref(j);
-    return token;
-}
-
-/* Enrolls agent NAME into ENV with TOKEN ("" for none); returns its
- * index. The enroll command's result is left in *OUT if not NULL. */
-static int
-s_enroll(fleet_t *f, const char *name, const char *env, const char *token,
-         tu_run_t *out)
-{
-    assert_true(f->n < MAX_AGENTS);
-    int i = f->n++;
-    char root[PATH_MAX], key[PATH_MAX], pub[PATH_MAX];
-    snprintf(root, sizeof root, "%s/agent-%s", f->dir, name);
-    snprintf(key, sizeof key, "%s/controller.key", f->dir);
-    snprintf(pub, sizeof pub, "%s/rel.pub", f->dir);
-    f->root[i] = strdup(root);
-    snprintf(f->name[i], sizeof f->name[i], "%s", name);
-    if (!f->server_key[0]) {
-        free(s_token(f, env)); /* learns the endpoint and key */
-    }
-    tu_write(key, f->server_key, (size_t)-1, 0644);
-    const char *argv[] = {HOIST_AGENT_BIN,
-                          "enroll",
-                          "--root",
-                          root,
-                          "--controller",
-                          f->endpoint,
-                          "--controller-key",
-                          key,
-                          "--env",
-                          env,
-                          "--trust",
-                          pub,
-                          "--name",
-                          name,
-                          "--user",
-                          s_me(),
-                          token[0] ? "--token" : NULL,
-                          token,
-                          NULL};
-    tu_run_t r = tu_run(argv, NULL);
-    if (out) {
-        *out = r;
-    } else {
-        if (r.status != 0) {
-            print_error("enroll %s: %s\n", name, r.out);
-        }
-        assert_int_equal(r.status, 0);
-        tu_run_free(&r);
-    }
-    return i;
-}
-
-static void
-s_run_agent(fleet_t *f, int i)
-{
-    char log[PATH_MAX + 16];
-    snprintf(log, sizeof log, "%s.log", f->root[i]);
-    const char *argv[] = {HOIST_AGENT_BIN, "run",  "--root", f->root[i],
-                          "--user",        s_me(), NULL};
-    f->agent[i] = s_spawn(argv, log);
-}
-
-/* Enrolls with a fresh token and starts the daemon. */
-static int
-s_agent(fleet_t *f, const char *name, const char *env)
-{
-    char *token = s_token(f, env);
-    int i = s_enroll(f, name, env, token, NULL);
-    free(token);
-    s_run_agent(f, i);
-    return i;
-}
-
-/* The agents entry of NAME in `hoist agents --json` (a new reference). */
-static json_t *
-s_agent_row(fleet_t *f, const char *name)
-{
-    json_t *j = s_hoist_json(f, (const char *[]){"agents", "list", NULL});
-    json_t *row = NULL, *a;
-    size_t k;
-    json_array_foreach(json_object_get(j, "agents"), k, a)
-    {
-        if (strcmp(json_string_value(json_object_get(a, "name")), name) == 0) {
-            row = json_incref(a);
-        }
-    }
-    json_decref(j);
-    return row;
-}
-
-static void
-s_wait_online(fleet_t *f, const char *name)
-{
-    uint64_t until = monotime_ms() + WAIT_MS;
-    bool online = false;
-    while (!online && monotime_ms() < until) {
-        json_t *row = s_agent_row(f, name);
-        online = row && json_is_true(json_object_get(row, "online"));
-        json_decref(row);
-        if (!online) {
-            usleep(50 * 1000);
-        }
-    }
-    if (!online) {
-        print_error("agent %s never came online\n", name);
-    }
-    assert_true(online);
-}
-
-/* Packs, signs and uploads web VERSION (sequence SEQ) with SPEC. */
-static void
-s_release(fleet_t *f, const char *version, int seq, const char *spec)
-{
-    char src[PATH_MAX], path[PATH_MAX + 32], art[PATH_MAX], key[PATH_MAX];
-    snprintf(src, sizeof src, "%s/src-%s", f->dir, version);
-    snprintf(path, sizeof path, "%s/hoist.yml", src);
-    tu_write(path, spec, (size_t)-1, 0644);
-    snprintf(path, sizeof path, "%s/VERSION", src);
-    tu_write(path, version, (size_t)-1, 0644);
-    snprintf(art, sizeof art, "%s/web-%s.tar.gz", f->dir, version);
-    snprintf(key, sizeof key, "%s/rel", f->dir);
-    tu_sh("tar -C %s -czf %s .", src, art);
-    char seqs[16];
-    snprintf(seqs, sizeof seqs, "%d", seq);
-    json_t *j = s_hoist_json(
-        f, (const char *[]){"release", "create", "web", version, art,
-                            "--sign-key", key, "--sequence", seqs, NULL});
-    json_decref(j);
-}
-
-/* Deploys web VERSION to ENV and waits; returns the deployment's JSON. */
-static json_t *
-s_deploy_wait(fleet_t *f, const char *version, const char *env, int want_exit)
-{
-    tu_run_t r = s_hoist(f, (const char *[]){"deploy", "web", version, "--env",
-                                             env, "--wait", NULL});
-    if (r.status != want_exit) {
-        print_error("deploy exited %d, not %d:\n%s\n", r.status, want_exit,
-                    r.out);
-    }
-    assert_int_equal(r.status, want_exit);
-    tu_run_free(&r);
-    json_t *list = s_hoist_json(f, (const char *[]){"deployments", NULL});
-    json_t *newest = json_array_get(json_object_get(list, "deployments"), 0);
-    char id[32];
-    snprintf(id, sizeof id, "%lld",
-             (long long)json_integer_value(json_object_get(newest, "id")));
-    json_decref(list);
-    return s_hoist_json(f, (const char *[]){"deployment", "show", id, NULL});
-}
-
-/* Polls deployment ID until it leaves "running" (at most MS) and asserts
- * it ended in WANT. */
-static void
-s_assert_ends(fleet_t *f, const char *id, const char *want, uint64_t ms)
-{
-    uint64_t until = monotime_ms() + ms;
-    char st[32] = "running";
-    while (strcmp(st, "running") == 0 && monotime_ms() < until) {
-        json_t *d =
-            s_hoist_json(f, (const char *[]){"deployment", "show", id, NULL});
-        snprintf(st, sizeof st, "%s",
-                 json_string_value(json_object_get(d, "state")));
-        json_decref(d);
-        if (strcmp(st, "running") == 0) {
-            usleep(100 * 1000);
-        }
-    }
-    assert_string_equal(st, want);
-}
-
-/* The version agent I runs: `current` of its app, checked complete. */
-static char *
-s_live(fleet_t *f, int i)
-{
-    char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/apps/web/current/VERSION", f->root[i]);
-    char *v = tu_read(path, NULL);
-    return v ? v : strdup("");
-}
-
-static const char *
-s_task_state(json_t *d, const char *agent)
-{
-    json_t *t;
-    size_t k;
-    json_array_foreach(json_object_get(d, "tasks"), k, t)
-    {
-        if (strcmp(json_string_value(json_object_get(t, "agent")), agent) ==
-            0) {
-            return json_string_value(json_object_get(t, "state"));
-        }
-    }
-    return "absent";
-}
 
 static void
 test_enroll_token_and_pending(void **state)
 {
     fleet_t *f = *state;
-    int a = s_agent(f, "dev-1", "dev");
-    s_wait_online(f, "dev-1");
-    json_t *row = s_agent_row(f, "dev-1");
+    int a = fu_agent(f, "dev-1", "dev");
+    fu_wait_online(f, "dev-1");
+    json_t *row = fu_agent_row(f, "dev-1");
     assert_string_equal(json_string_value(json_object_get(row, "state")),
                         "accepted");
     assert_string_equal(json_string_value(json_object_get(row, "env")), "dev");
@@ -438,23 +40,23 @@ test_enroll_token_and_pending(void **state)
 
     /* Without a token: pending until an operator accepts. */
     tu_run_t r;
-    int b = s_enroll(f, "dev-2", "dev", "", &r);
+    int b = fu_enroll(f, "dev-2", "dev", "", &r);
     assert_int_equal(r.status, 0);
     assert_contains(r.out, "pending");
     tu_run_free(&r);
-    row = s_agent_row(f, "dev-2");
+    row = fu_agent_row(f, "dev-2");
     assert_string_equal(json_string_value(json_object_get(row, "state")),
                         "pending");
     json_decref(row);
     json_decref(
-        s_hoist_json(f, (const char *[]){"agents", "accept", "dev-2", NULL}));
-    s_run_agent(f, b);
-    s_wait_online(f, "dev-2");
+        fu_hoist_json(f, (const char *[]){"agents", "accept", "dev-2", NULL}));
+    fu_run_agent(f, b);
+    fu_wait_online(f, "dev-2");
 
     /* A token is spent once. */
-    char *token = s_token(f, "dev");
-    s_enroll(f, "dev-3", "dev", token, NULL);
-    int c = s_enroll(f, "dev-4", "dev", token, &r);
+    char *token = fu_token(f, "dev");
+    fu_enroll(f, "dev-3", "dev", token, NULL);
+    int c = fu_enroll(f, "dev-4", "dev", token, &r);
     assert_int_not_equal(r.status, 0);
     assert_contains(r.out, "already used");
     tu_run_free(&r);
@@ -468,18 +70,18 @@ test_deploy_to_three_agents(void **state)
     fleet_t *f = *state;
     const char *names[] = {"web-1", "web-2", "web-3"};
     for (int i = 0; i < 3; i++) {
-        s_agent(f, names[i], "dev");
+        fu_agent(f, names[i], "dev");
     }
     for (int i = 0; i < 3; i++) {
-        s_wait_online(f, names[i]);
+        fu_wait_online(f, names[i]);
     }
-    s_release(f, "1.0.0", 1, GOOD_SPEC);
-    json_t *d = s_deploy_wait(f, "1.0.0", "dev", 0);
+    fu_release(f, "1.0.0", 1, FU_GOOD_SPEC);
+    json_t *d = fu_deploy_wait(f, "1.0.0", "dev", 0);
     assert_string_equal(json_string_value(json_object_get(d, "state")),
                         "succeeded");
     for (int i = 0; i < 3; i++) {
-        assert_string_equal(s_task_state(d, names[i]), "succeeded");
-        char *live = s_live(f, i);
+        assert_string_equal(fu_task_state(d, names[i]), "succeeded");
+        char *live = fu_live(f, i);
         assert_string_equal(live, "1.0.0");
         free(live);
     }
@@ -490,28 +92,28 @@ static void
 test_failing_health_rolls_back(void **state)
 {
     fleet_t *f = *state;
-    s_agent(f, "qa-1", "qa");
-    s_agent(f, "qa-2", "qa");
-    s_wait_online(f, "qa-1");
-    s_wait_online(f, "qa-2");
-    s_release(f, "1.0.0", 1, GOOD_SPEC);
-    s_release(f, "1.1.0", 2, BAD_SPEC);
-    json_decref(s_deploy_wait(f, "1.0.0", "qa", 0));
-    json_t *d = s_deploy_wait(f, "1.1.0", "qa", 1);
+    fu_agent(f, "qa-1", "qa");
+    fu_agent(f, "qa-2", "qa");
+    fu_wait_online(f, "qa-1");
+    fu_wait_online(f, "qa-2");
+    fu_release(f, "1.0.0", 1, FU_GOOD_SPEC);
+    fu_release(f, "1.1.0", 2, FU_BAD_SPEC);
+    json_decref(fu_deploy_wait(f, "1.0.0", "qa", 0));
+    json_t *d = fu_deploy_wait(f, "1.1.0", "qa", 1);
     assert_string_equal(json_string_value(json_object_get(d, "state")),
                         "rolled_back");
-    assert_string_equal(s_task_state(d, "qa-1"), "rolled_back");
+    assert_string_equal(fu_task_state(d, "qa-1"), "rolled_back");
     char id[32];
     snprintf(id, sizeof id, "%lld",
              (long long)json_integer_value(json_object_get(d, "id")));
     json_decref(d);
     for (int i = 0; i < 2; i++) {
-        char *live = s_live(f, i);
+        char *live = fu_live(f, i);
         assert_string_equal(live, "1.0.0");
         free(live);
     }
     tu_run_t r =
-        s_hoist(f, (const char *[]){"logs", id, "--agent", "qa-1", NULL});
+        fu_hoist(f, (const char *[]){"logs", id, "--agent", "qa-1", NULL});
     assert_int_equal(r.status, 0);
     assert_contains(r.out, "health-probe-failed");
     tu_run_free(&r);
@@ -523,28 +125,28 @@ static void
 test_altered_artifact_refused(void **state)
 {
     fleet_t *f = *state;
-    s_agent(f, "st-1", "staging");
-    s_agent(f, "st-2", "staging");
-    s_wait_online(f, "st-1");
-    s_wait_online(f, "st-2");
-    s_release(f, "1.0.0", 1, GOOD_SPEC);
-    json_decref(s_deploy_wait(f, "1.0.0", "staging", 0));
-    s_release(f, "1.1.0", 2, GOOD_SPEC);
-    json_t *rel = s_hoist_json(
+    fu_agent(f, "st-1", "staging");
+    fu_agent(f, "st-2", "staging");
+    fu_wait_online(f, "st-1");
+    fu_wait_online(f, "st-2");
+    fu_release(f, "1.0.0", 1, FU_GOOD_SPEC);
+    json_decref(fu_deploy_wait(f, "1.0.0", "staging", 0));
+    fu_release(f, "1.1.0", 2, FU_GOOD_SPEC);
+    json_t *rel = fu_hoist_json(
         f, (const char *[]){"release", "show", "web", "1.1.0", NULL});
     char path[PATH_MAX * 2];
     snprintf(path, sizeof path, "%s/artifacts/%s", f->data,
              json_string_value(json_object_get(rel, "digest")));
     json_decref(rel);
     tu_sh("printf 'X' | dd of=%s bs=1 seek=40 conv=notrunc 2>/dev/null", path);
-    json_t *d = s_deploy_wait(f, "1.1.0", "staging", 1);
+    json_t *d = fu_deploy_wait(f, "1.1.0", "staging", 1);
     assert_string_not_equal(json_string_value(json_object_get(d, "state")),
                             "succeeded");
-    assert_string_not_equal(s_task_state(d, "st-1"), "succeeded");
-    assert_string_not_equal(s_task_state(d, "st-2"), "succeeded");
+    assert_string_not_equal(fu_task_state(d, "st-1"), "succeeded");
+    assert_string_not_equal(fu_task_state(d, "st-2"), "succeeded");
     json_decref(d);
     for (int i = 0; i < 2; i++) {
-        char *live = s_live(f, i);
+        char *live = fu_live(f, i);
         assert_string_equal(live, "1.0.0");
         free(live);
     }
@@ -554,13 +156,13 @@ static void
 test_revoked_agent_is_cut_off(void **state)
 {
     fleet_t *f = *state;
-    s_agent(f, "prod-1", "production");
-    s_wait_online(f, "prod-1");
+    fu_agent(f, "prod-1", "production");
+    fu_wait_online(f, "prod-1");
     json_decref(
-        s_hoist_json(f, (const char *[]){"agents", "revoke", "prod-1", NULL}));
-    s_release(f, "1.0.0", 1, GOOD_SPEC);
-    tu_run_t r = s_hoist(f, (const char *[]){"deploy", "web", "1.0.0", "--env",
-                                             "production", NULL});
+        fu_hoist_json(f, (const char *[]){"agents", "revoke", "prod-1", NULL}));
+    fu_release(f, "1.0.0", 1, FU_GOOD_SPEC);
+    tu_run_t r = fu_hoist(f, (const char *[]){"deploy", "web", "1.0.0", "--env",
+                                              "production", NULL});
     assert_int_equal(r.status, 2);
     assert_contains(r.out, "no accepted agents");
     tu_run_free(&r);
@@ -569,7 +171,7 @@ test_revoked_agent_is_cut_off(void **state)
     uint64_t until = monotime_ms() + WAIT_MS;
     bool online = true;
     while (online && monotime_ms() < until) {
-        json_t *row = s_agent_row(f, "prod-1");
+        json_t *row = fu_agent_row(f, "prod-1");
         online = json_is_true(json_object_get(row, "online"));
         json_decref(row);
         usleep(100 * 1000);
@@ -583,25 +185,25 @@ static void
 test_cloned_key_refused(void **state)
 {
     fleet_t *f = *state;
-    int a = s_agent(f, "dr-1", "dr");
-    s_wait_online(f, "dr-1");
+    int a = fu_agent(f, "dr-1", "dr");
+    fu_wait_online(f, "dr-1");
     assert_true(f->n < MAX_AGENTS);
     int b = f->n++;
     char root[PATH_MAX];
     snprintf(root, sizeof root, "%s/agent-dr-1-clone", f->dir);
     tu_sh("cp -a %s %s", f->root[a], root);
     f->root[b] = strdup(root);
-    s_run_agent(f, b);
+    fu_run_agent(f, b);
     uint64_t until = monotime_ms() + WAIT_MS;
     bool cloned = false;
     while (!cloned && monotime_ms() < until) {
-        json_t *row = s_agent_row(f, "dr-1");
+        json_t *row = fu_agent_row(f, "dr-1");
         cloned = json_is_true(json_object_get(row, "cloned"));
         json_decref(row);
         usleep(100 * 1000);
     }
     assert_true(cloned);
-    tu_run_t r = s_hoist(f, (const char *[]){"agents", NULL});
+    tu_run_t r = fu_hoist(f, (const char *[]){"agents", NULL});
     assert_contains(r.out, "CLONED-KEY");
     tu_run_free(&r);
 }
@@ -612,24 +214,24 @@ static void
 test_controller_killed_mid_deployment(void **state)
 {
     fleet_t *f = *state;
-    s_agent(f, "dev-1", "dev");
-    s_agent(f, "dev-2", "dev");
-    s_wait_online(f, "dev-1");
-    s_wait_online(f, "dev-2");
-    s_release(f, "2.0.0", 1,
-              "hooks:\n  activate: sleep 1\nhealth:\n  command: true\n");
-    json_t *j = s_hoist_json(
+    fu_agent(f, "dev-1", "dev");
+    fu_agent(f, "dev-2", "dev");
+    fu_wait_online(f, "dev-1");
+    fu_wait_online(f, "dev-2");
+    fu_release(f, "2.0.0", 1,
+               "hooks:\n  activate: sleep 1\nhealth:\n  command: true\n");
+    json_t *j = fu_hoist_json(
         f, (const char *[]){"deploy", "web", "2.0.0", "--env", "dev", NULL});
     char id[32];
     snprintf(id, sizeof id, "%lld",
              (long long)json_integer_value(json_object_get(j, "deployment")));
     json_decref(j);
     usleep(300 * 1000);
-    s_stop(&f->controller, SIGKILL);
-    s_start_controller(f);
-    s_assert_ends(f, id, "succeeded", WAIT_MS);
+    fu_stop(&f->controller, SIGKILL);
+    fu_start_controller(f);
+    fu_assert_ends(f, id, "succeeded", WAIT_MS);
     for (int i = 0; i < 2; i++) {
-        char *live = s_live(f, i);
+        char *live = fu_live(f, i);
         assert_string_equal(live, "2.0.0");
         free(live);
     }
@@ -641,22 +243,22 @@ static void
 test_agent_killed_mid_transfer(void **state)
 {
     fleet_t *f = *state;
-    int a = s_agent(f, "big-1", "dev");
-    s_wait_online(f, "big-1");
+    int a = fu_agent(f, "big-1", "dev");
+    fu_wait_online(f, "big-1");
     char src[PATH_MAX], art[PATH_MAX], key[PATH_MAX], path[PATH_MAX + 32];
     snprintf(src, sizeof src, "%s/src-big", f->dir);
     snprintf(path, sizeof path, "%s/hoist.yml", src);
-    tu_write(path, GOOD_SPEC, (size_t)-1, 0644);
+    tu_write(path, FU_GOOD_SPEC, (size_t)-1, 0644);
     snprintf(path, sizeof path, "%s/VERSION", src);
     tu_write(path, "3.0.0", (size_t)-1, 0644);
     snprintf(art, sizeof art, "%s/web-3.0.0.tar", f->dir);
     snprintf(key, sizeof key, "%s/rel", f->dir);
     tu_sh("head -c 150000000 /dev/urandom > %s/blob && tar -C %s -cf %s .", src,
           src, art);
-    json_decref(s_hoist_json(
+    json_decref(fu_hoist_json(
         f, (const char *[]){"release", "create", "web", "3.0.0", art,
                             "--sign-key", key, "--sequence", "3", NULL}));
-    json_t *j = s_hoist_json(
+    json_t *j = fu_hoist_json(
         f, (const char *[]){"deploy", "web", "3.0.0", "--env", "dev", NULL});
     char id[32];
     snprintf(id, sizeof id, "%lld",
@@ -679,10 +281,10 @@ test_agent_killed_mid_transfer(void **state)
         tu_run_free(&r);
     }
     assert_true(partial);
-    s_stop(&f->agent[a], SIGKILL);
-    s_run_agent(f, a);
-    s_assert_ends(f, id, "succeeded", 2 * WAIT_MS);
-    char *live = s_live(f, a);
+    fu_stop(&f->agent[a], SIGKILL);
+    fu_run_agent(f, a);
+    fu_assert_ends(f, id, "succeeded", 2 * WAIT_MS);
+    char *live = fu_live(f, a);
     assert_string_equal(live, "3.0.0");
     free(live);
 }
@@ -693,9 +295,9 @@ static void
 test_unknown_user_cannot_deploy(void **state)
 {
     fleet_t *f = *state;
-    s_agent(f, "dev-1", "dev");
-    s_wait_online(f, "dev-1");
-    s_release(f, "1.0.0", 1, GOOD_SPEC);
+    fu_agent(f, "dev-1", "dev");
+    fu_wait_online(f, "dev-1");
+    fu_release(f, "1.0.0", 1, FU_GOOD_SPEC);
     char conf[PATH_MAX], id[PATH_MAX], text[PATH_MAX * 2];
     snprintf(id, sizeof id, "%s/stranger", f->dir);
     zcert_t *cert = zcert_new();
@@ -728,7 +330,7 @@ test_unknown_user_cannot_deploy(void **state)
     assert_int_not_equal(r.status, 124); /* it gave up by itself */
     assert_contains(r.out, "did not answer");
     tu_run_free(&r);
-    json_t *list = s_hoist_json(f, (const char *[]){"deployments", NULL});
+    json_t *list = fu_hoist_json(f, (const char *[]){"deployments", NULL});
     assert_int_equal(json_array_size(json_object_get(list, "deployments")), 0);
     json_decref(list);
 }
@@ -790,11 +392,11 @@ static void
 test_null_and_plain_clients_refused(void **state)
 {
     fleet_t *f = *state;
-    s_agent(f, "dev-1", "dev");
-    s_wait_online(f, "dev-1");
-    s_release(f, "1.0.0", 1, GOOD_SPEC);
-    s_release(f, "2.0.0", 2, GOOD_SPEC);
-    json_t *d = s_deploy_wait(f, "1.0.0", "dev", 0);
+    fu_agent(f, "dev-1", "dev");
+    fu_wait_online(f, "dev-1");
+    fu_release(f, "1.0.0", 1, FU_GOOD_SPEC);
+    fu_release(f, "2.0.0", 2, FU_GOOD_SPEC);
+    json_t *d = fu_deploy_wait(f, "1.0.0", "dev", 0);
     json_int_t id = json_integer_value(json_object_get(d, "id"));
     json_decref(d);
     char *conf = tu_read(f->conf, NULL), api[256] = "";
@@ -838,17 +440,17 @@ test_null_and_plain_clients_refused(void **state)
         s_forge(mechs[m], f->endpoint, &report);
     }
     /* Nothing recorded: one deployment, still succeeded on dev-1. */
-    json_t *list = s_hoist_json(f, (const char *[]){"deployments", NULL});
+    json_t *list = fu_hoist_json(f, (const char *[]){"deployments", NULL});
     assert_int_equal(json_array_size(json_object_get(list, "deployments")), 1);
     json_decref(list);
     char ids[32];
     snprintf(ids, sizeof ids, "%lld", (long long)id);
-    d = s_hoist_json(f, (const char *[]){"deployment", "show", ids, NULL});
+    d = fu_hoist_json(f, (const char *[]){"deployment", "show", ids, NULL});
     assert_string_equal(json_string_value(json_object_get(d, "state")),
                         "succeeded");
-    assert_string_equal(s_task_state(d, "dev-1"), "succeeded");
+    assert_string_equal(fu_task_state(d, "dev-1"), "succeeded");
     json_decref(d);
-    char *live = s_live(f, 0);
+    char *live = fu_live(f, 0);
     assert_string_equal(live, "1.0.0");
     free(live);
 }
@@ -859,13 +461,13 @@ static void
 test_rollback_to_previous_and_kept(void **state)
 {
     fleet_t *f = *state;
-    int a = s_agent(f, "dev-1", "dev"), b = s_agent(f, "dev-2", "dev");
-    s_wait_online(f, "dev-1");
-    s_wait_online(f, "dev-2");
+    int a = fu_agent(f, "dev-1", "dev"), b = fu_agent(f, "dev-2", "dev");
+    fu_wait_online(f, "dev-1");
+    fu_wait_online(f, "dev-2");
     const char *versions[] = {"1.0.0", "2.0.0", "3.0.0"};
     for (int i = 0; i < 3; i++) {
-        s_release(f, versions[i], i + 1, GOOD_SPEC);
-        json_decref(s_deploy_wait(f, versions[i], "dev", 0));
+        fu_release(f, versions[i], i + 1, FU_GOOD_SPEC);
+        json_decref(fu_deploy_wait(f, versions[i], "dev", 0));
     }
     struct {
         const char *to, *want;
@@ -875,7 +477,7 @@ test_rollback_to_previous_and_kept(void **state)
                               "--env",     "dev",
                               "--wait",    steps[i].to ? "--to" : NULL,
                               steps[i].to, NULL};
-        tu_run_t r = s_hoist(f, args);
+        tu_run_t r = fu_hoist(f, args);
         if (r.status != 0) {
             print_error("rollback exited %d:\n%s\n", r.status, r.out);
         }
@@ -883,20 +485,20 @@ test_rollback_to_previous_and_kept(void **state)
         tu_run_free(&r);
         int agents[] = {a, b};
         for (int k = 0; k < 2; k++) {
-            char *live = s_live(f, agents[k]);
+            char *live = fu_live(f, agents[k]);
             assert_string_equal(live, steps[i].want);
             free(live);
         }
     }
     /* A version no agent keeps any more cannot be rolled back to. */
-    s_release(f, "0.9.0", 4, GOOD_SPEC);
-    tu_run_t r = s_hoist(f, (const char *[]){"rollback", "web", "--env", "dev",
-                                             "--to", "0.9.0", "--wait", NULL});
+    fu_release(f, "0.9.0", 4, FU_GOOD_SPEC);
+    tu_run_t r = fu_hoist(f, (const char *[]){"rollback", "web", "--env", "dev",
+                                              "--to", "0.9.0", "--wait", NULL});
     assert_int_equal(r.status, 1);
     assert_contains(r.out, "is not kept on this machin");
     assert_contains(r.out, "deployment 6 failed");
     tu_run_free(&r);
-    char *live = s_live(f, a);
+    char *live = fu_live(f, a);
     assert_string_equal(live, "1.0.0");
     free(live);
 }
@@ -905,28 +507,28 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_enroll_token_and_pending, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_deploy_to_three_agents, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_failing_health_rolls_back, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_altered_artifact_refused, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_revoked_agent_is_cut_off, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_cloned_key_refused, s_setup,
-                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_enroll_token_and_pending, fu_setup,
+                                        fu_teardown),
+        cmocka_unit_test_setup_teardown(test_deploy_to_three_agents, fu_setup,
+                                        fu_teardown),
+        cmocka_unit_test_setup_teardown(test_failing_health_rolls_back,
+                                        fu_setup, fu_teardown),
+        cmocka_unit_test_setup_teardown(test_altered_artifact_refused, fu_setup,
+                                        fu_teardown),
+        cmocka_unit_test_setup_teardown(test_revoked_agent_is_cut_off, fu_setup,
+                                        fu_teardown),
+        cmocka_unit_test_setup_teardown(test_cloned_key_refused, fu_setup,
+                                        fu_teardown),
         cmocka_unit_test_setup_teardown(test_controller_killed_mid_deployment,
-                                        s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_agent_killed_mid_transfer, s_setup,
-                                        s_teardown),
+                                        fu_setup, fu_teardown),
+        cmocka_unit_test_setup_teardown(test_agent_killed_mid_transfer,
+                                        fu_setup, fu_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_user_cannot_deploy,
-                                        s_setup, s_teardown),
+                                        fu_setup, fu_teardown),
         cmocka_unit_test_setup_teardown(test_null_and_plain_clients_refused,
-                                        s_setup, s_teardown),
+                                        fu_setup, fu_teardown),
         cmocka_unit_test_setup_teardown(test_rollback_to_previous_and_kept,
-                                        s_setup, s_teardown),
+                                        fu_setup, fu_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, s_kill_leftovers);
+    return cmocka_run_group_tests(tests, NULL, fu_kill_leftovers);
 }
