@@ -29,6 +29,7 @@
 #include "store.h"
 #include "uploader.h"
 #include "users.h"
+#include "vars.h"
 #include "zap.h"
 
 #define TOKEN_TTL_MS  (3600 * 1000ULL)
@@ -455,6 +456,10 @@ s_committed(call_t *c, const uploader_answer_t *a, const char *user)
              (unsigned long long)manifest_artifact_size(m));
     json_object_set_new(c->json, "app", json_string(manifest_app(m)));
     json_object_set_new(c->json, "version", json_string(manifest_version(m)));
+    policy_notify(controller_policy(c->ctl), "release.created", NULL,
+                  json_pack("{s:s,s:s,s:s,s:s}", "app", manifest_app(m),
+                            "version", manifest_version(m), "lifecycle",
+                            a->lifecycle, "by", user));
     promotion_on_release(c, manifest_app(m), manifest_version(m), a->lifecycle);
     return 0;
 }
@@ -822,8 +827,8 @@ static const call_command_t s_commands[] = {
 
 /* Every module's table, api.c's own first; each ends with a NULL name. */
 static const call_command_t *const s_tables[] = {
-    s_commands, ledger_commands, policy_commands, promotion_commands,
-    users_commands};
+    s_commands,         ledger_commands, policy_commands,
+    promotion_commands, users_commands,  vars_commands};
 
 static const call_command_t *
 s_find(const char *name)

@@ -27,6 +27,14 @@ void policy_destroy(policy_t **p);
 /* The pipeline in force; valid until the next apply. */
 const pipeline_t *policy_pipeline(const policy_t *p);
 
+/* Sends EVENT ("release.created", "promotion.refused", ...) to the
+ * notify targets: the pipeline's top-level ones, and ENV's own when ENV
+ * (may be NULL) has some. FIELDS (a JSON object, stolen) gets "event",
+ * "time" (unix ms) and "env" added. Never waits: a slow or failing
+ * notifier is the notify actor's problem, logged there. */
+void policy_notify(policy_t *p, const char *event, const char *env,
+                   json_t *fields);
+
 /* pipeline.apply and pipeline.export. */
 extern const call_command_t policy_commands[];
 

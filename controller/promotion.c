@@ -27,6 +27,37 @@
 #include "manifest.h"
 #include "policy.h"
 
+/* Sends EVENT about APP VERSION in ENV to the notify targets, with the
+ * fields of EXTRA (stolen; NULL for none) and who caused it. */
+static void
+s_announce(controller_t *ctl, const char *event, const char *app,
+           const char *version, const char *env, const char *by, json_t *extra)
+{
+    json_t *o = extra ? extra : json_object();
+    json_object_set_new(o, "app", json_string(app));
+    json_object_set_new(o, "version", json_string(version));
+    json_object_set_new(o, "by", json_string(by));
+    policy_notify(controller_policy(ctl), event, env, o);
+}
+
+/* Announces a refused promotion, and an approval request when a missing
+ * approval is among the reasons. */
+static void
+s_announce_refusal(controller_t *ctl, const char *app, const char *version,
+                   const char *env, const char *by, const gates_result_t *g)
+{
+    json_t *gates = json_array();
+    for (size_t i = 0; i < g->count; i++) {
+        json_array_append_new(gates, json_string(g->unmet[i].text));
+        if (g->unmet[i].kind == GATES_APPROVALS) {
+            s_announce(ctl, "approval.requested", app, version, env, by,
+                       json_pack("{s:s}", "reason", g->unmet[i].text));
+        }
+    }
+    s_announce(ctl, "promotion.refused", app, version, env, by,
+               json_pack("{s:o}", "gates", gates));
+}
+
 /* --- the gates of one promotion ----------------------------------------- */
 
 typedef struct {
@@ -230,6 +261,10 @@ s_schedule(call_t *c, const store_release_t *r, int64_t at_ms, const char *at,
     }
     json_object_set_new(c->json, "schedule", json_integer(id));
     json_object_set_new(c->json, "at", json_integer(at_ms));
+    s_announce(c->ctl, "promotion.scheduled", r->app, r->version, ask->env,
+               c->user.name,
+               json_pack("{s:I,s:I,s:s}", "schedule", (json_int_t)id, "at",
+                         (json_int_t)at_ms, "at_text", at));
 out:
     free(sch);
     free(later);
@@ -294,11 +329,15 @@ s_promote(call_t *c)
     if (s_gates(c->ctl, &ask, g, &running, &err) != HOIST_OK) {
         rc = call_fail(c, &err);
     } else if (g->count || running) {
+        s_announce_refusal(c->ctl, app, version, env, c->user.name, g);
         rc = s_refuse_gates(c, g, running);
     } else if (deployments_start(c->ctl, c->user.name, app, version, env,
                                  STORE_KIND_DEPLOY, &id, &err) != HOIST_OK) {
         rc = call_fail(c, &err);
     } else {
+        s_announce(c->ctl, "promotion.started", app, version, env, c->user.name,
+                   json_pack("{s:I,s:b}", "deployment", (json_int_t)id,
+                             "freeze_overridden", g->freeze_overridden));
         call_say(c, "deployment %lld: %s %s promoted to %s%s\n", (long long)id,
                  app, version, env,
                  g->freeze_overridden ? " (freeze overridden)" : "");
@@ -355,6 +394,10 @@ s_approve(call_t *c)
              e->approvals ? rbac_role_name(e->approval_role) : "nobody");
     json_object_set_new(c->json, "approvals", json_integer(have));
     json_object_set_new(c->json, "required", json_integer(e->approvals));
+    s_announce(c->ctl, "approval.given", a.app, a.version, env, a.user,
+               json_pack("{s:s,s:s,s:i,s:i}", "role", a.role, "comment",
+                         a.comment, "approvals", have, "required",
+                         (int)e->approvals));
     return 0;
 }
 
@@ -482,6 +525,8 @@ s_fire(controller_t *ctl, const store_schedule_t *s, int64_t now_ms,
         if (s_gates(ctl, &ask, g, &running, &err) != HOIST_OK) {
             snprintf(note, sizeof note, "refused%s: %s", late, err.msg);
         } else if (g->count || running) {
+            s_announce_refusal(ctl, s->app, s->version, s->env, s->created_by,
+                               g);
             char gates[GATES_TEXT_MAX * 2];
             gates_format(g, gates, sizeof gates);
             snprintf(note, sizeof note, "refused%s: %s%s", late,
@@ -492,6 +537,10 @@ s_fire(controller_t *ctl, const store_schedule_t *s, int64_t now_ms,
             snprintf(note, sizeof note, "failed to start%s: %s", late, err.msg);
         } else {
             end = STORE_SCHEDULE_FIRED;
+            s_announce(ctl, "promotion.started", s->app, s->version, s->env,
+                       s->created_by,
+                       json_pack("{s:I,s:I}", "deployment", (json_int_t)id,
+                                 "schedule", (json_int_t)s->id));
             snprintf(note, sizeof note, "deployment %lld%s", (long long)id,
                      late);
         }

@@ -410,6 +410,84 @@ test_audit_edit_detected(void **state)
     assert_true(seen);
 }
 
+/* Events reach the notify command as JSON on stdin; a notifier that
+ * hangs does not hold a promotion back. */
+static void
+test_notifications(void **state)
+{
+    fleet_t *f = *state;
+    fu_agent(f, "dev-1", "dev");
+    fu_agent(f, "prod-1", "production");
+    fu_wait_online(f, "dev-1");
+    fu_wait_online(f, "prod-1");
+    char good[PATH_MAX], slow[PATH_MAX], events[PATH_MAX], text[PATH_MAX * 4];
+    snprintf(good, sizeof good, "%s/notify-good", f->dir);
+    snprintf(slow, sizeof slow, "%s/notify-slow", f->dir);
+    snprintf(events, sizeof events, "%s/events.jsonl", f->dir);
+    snprintf(text, sizeof text, "#!/bin/sh\ncat >> %s\necho >> %s\n", events,
+             events);
+    tu_write(good, text, (size_t)-1, 0755);
+    char pidfile[PATH_MAX + 8];
+    snprintf(pidfile, sizeof pidfile, "%s/slow.pid", f->dir);
+    snprintf(text, sizeof text, "#!/bin/sh\necho $$ > %s\nexec sleep 60\n",
+             pidfile);
+    tu_write(slow, text, (size_t)-1, 0755);
+    snprintf(text, sizeof text,
+             "lifecycles:\n"
+             "  default: [dev, production]\n"
+             "environments:\n"
+             "  dev: {}\n"
+             "  production:\n"
+             "    notify: [{command: %s}]\n"
+             "notify: [{command: %s}]\n",
+             slow, good);
+    s_apply(f, text);
+    fu_release(f, "6.0.0", 1, FU_GOOD_SPEC);
+    free(s_expect(f, 4,
+                  (const char *[]){"promote", "web", "6.0.0", "--to",
+                                   "production", NULL}));
+    json_decref(fu_deploy_wait(f, "6.0.0", "dev", 0));
+    free(s_expect(f, 0,
+                  (const char *[]){"promote", "web", "6.0.0", "--to",
+                                   "production", "--wait", NULL}));
+    /* The promotion went through while production's notifier still hangs
+     * (on the refusal, or on promotion.started after it): had a send
+     * waited for the notifier, it would have been killed at its 10 s
+     * limit before the reply came. */
+    char *pid = tu_read(pidfile, NULL);
+    assert_non_null(pid);
+    assert_int_equal(kill((pid_t)atoi(pid), 0), 0);
+    free(pid);
+    const char *want[] = {"release.created", "promotion.refused",
+                          "promotion.started"};
+    uint64_t until = monotime_ms() + WAIT_MS;
+    size_t seen = 0;
+    while (seen < 3 && monotime_ms() < until) {
+        char *all = tu_read(events, NULL);
+        seen = 0;
+        for (size_t i = 0; all && i < 3; i++) {
+            char key[64];
+            snprintf(key, sizeof key, "\"event\":\"%s\"", want[i]);
+            seen += strstr(all, key) != NULL;
+        }
+        free(all);
+        if (seen < 3) {
+            usleep(100 * 1000);
+        }
+    }
+    assert_int_equal(seen, 3);
+    /* Each line is one JSON object naming the release. */
+    char *all = tu_read(events, NULL);
+    for (char *line = strtok(all, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *j = json_loads(line, 0, NULL);
+        assert_non_null(j);
+        assert_string_equal(json_string_value(json_object_get(j, "app")),
+                            "web");
+        json_decref(j);
+    }
+    free(all);
+}
+
 int
 main(void)
 {
@@ -425,6 +503,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_auto_deploy, fu_setup,
                                         fu_teardown),
         cmocka_unit_test_setup_teardown(test_audit_edit_detected, fu_setup,
+                                        fu_teardown),
+        cmocka_unit_test_setup_teardown(test_notifications, fu_setup,
                                         fu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, fu_kill_leftovers);
