@@ -56,7 +56,9 @@ s_result(const call_t *c, char *buf, size_t len)
             if (*p != '\n') {
                 buf[n++] = *p;
             } else if (n + 3 < len) {
-                buf[n++] = ';';
+                if (n == 0 || buf[n - 1] != ':') {
+                    buf[n++] = ';';
+                }
                 buf[n++] = ' ';
                 while (p[1] == ' ' || p[1] == '-') {
                     p++;

@@ -3,7 +3,10 @@
 # staging, production and dr) as real processes on loopback, in a
 # temporary directory. It signs the example app, deploys it to dev, then
 # deploys a release whose health check fails and shows every agent roll
-# itself back. Everything is stopped and removed at the end.
+# itself back. Then a pipeline file, users with roles, and one release
+# climbing dev -> qa -> staging -> production through its gates: QA's
+# approval and a scheduled production step. Everything is stopped and
+# removed at the end.
 #
 #   deploy/demo.sh [BUILD_DIR]
 set -eu
@@ -110,8 +113,79 @@ for p in $base_port $((base_port + 1)); do
         "$(python3 -c "import urllib.request as u; print(u.urlopen('http://127.0.0.1:$p/healthz', timeout=2).read().decode().strip())")"
 done
 
+step "The pipeline: dev -> qa -> staging -> production; dev takes every release; production needs QA's approval"
+cat >"$lab/pipeline.yml" <<'YAML'
+lifecycles:
+  default: [dev, qa, staging, production]
+environments:
+  dev:
+    auto_deploy: true
+  qa: {}
+  staging:
+    tags: {kind: on-prem, site: lab}
+  production:
+    approvals: {count: 1, role: qa}
+    freezes: [{from: 2099-12-20, to: 2099-12-31, reason: far-away year-end}]
+  dr:
+    mirror: production
+YAML
+run "$hoist" apply "$lab/pipeline.yml"
+
+step "People: Rita manages releases, Quinn is QA"
+run "$hoist" keygen --user --out "$lab/rita"
+run "$hoist" keygen --user --out "$lab/quinn"
+run "$hoist" users add rita --role release-manager --key "$lab/rita"
+run "$hoist" users add quinn --role qa --key "$lab/quinn"
+run "$hoist" users list
+rita() { run "$hoist" --identity "$lab/rita" "$@"; }
+quinn() { run "$hoist" --identity "$lab/quinn" "$@"; }
+
+step "CI publishes hello 1.2.0: it lands in dev by itself (auto_deploy)"
+pack 1.2.0
+run "$hoist" release create hello 1.2.0 "$lab/hello-1.2.0.tar.gz" \
+    --sign-key "$lab/release" --sequence 3
+id=$("$hoist" --json deployments | json '["deployments"][0]["id"]')
+run "$hoist" deployment show "$id" >/dev/null
+until [ "$("$hoist" --json deployment show "$id" | json '["state"]')" != running ]; do
+    sleep 0.2
+done
+run "$hoist" deployment show "$id"
+
+step "Rita promotes it to qa and staging"
+rita promote hello 1.2.0 --to qa --wait
+rita promote hello 1.2.0 --to staging --wait
+
+step "Production has gates: Quinn may not promote, and Rita lacks QA's approval"
+if quinn promote hello 1.2.0 --to production; then
+    echo "demo: QA promoted to production" >&2
+    exit 1
+fi
+if rita promote hello 1.2.0 --to production; then
+    echo "demo: production's approval gate let a release through" >&2
+    exit 1
+fi
+
+step "Quinn approves; Rita schedules production a few seconds ahead"
+quinn approve hello 1.2.0 --env production --comment "regression suite green"
+rita promote hello 1.2.0 --to production --at +5s
+run "$hoist" schedule list
+until [ "$("$hoist" --json schedule list | json '["schedules"][0]["state"]')" != pending ]; do
+    sleep 0.5
+done
+run "$hoist" schedule list
+id=$("$hoist" --json schedule list | json '["schedules"][0]["deployment"]')
+until [ "$("$hoist" --json deployment show "$id" | json '["state"]')" != running ]; do
+    sleep 0.2
+done
+run "$hoist" deployment show "$id"
+run "$hoist" release show hello 1.2.0
+
+step "The record: every change and every refusal, hash-chained"
+run "$hoist" audit
+run "$hoist" audit verify
+
 step "Where everything stands"
 run "$hoist" status
 run "$hoist" deployments
 
-step "Done: dev runs hello 1.0.0, healthy; the lab is being removed"
+step "Done: hello 1.2.0 runs in dev, qa, staging and production; the lab is being removed"
