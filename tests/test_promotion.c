@@ -488,6 +488,53 @@ test_notifications(void **state)
     free(all);
 }
 
+/* One promotion of an app into an environment at a time: a second is
+ * refused with the first one's id. A schedule can be cancelled, and a
+ * cancelled one never fires. */
+static void
+test_one_at_a_time_and_cancel(void **state)
+{
+    fleet_t *f = *state;
+    fu_agent(f, "dev-1", "dev");
+    fu_agent(f, "qa-1", "qa");
+    fu_wait_online(f, "dev-1");
+    fu_wait_online(f, "qa-1");
+    fu_release(f, "7.0.0", 1,
+               "hooks:\n  activate: sleep 3\nhealth:\n  command: true\n");
+    json_decref(fu_deploy_wait(f, "7.0.0", "dev", 0));
+    json_t *j = fu_hoist_json(
+        f, (const char *[]){"promote", "web", "7.0.0", "--to", "qa", NULL});
+    json_int_t first = json_integer_value(json_object_get(j, "deployment"));
+    json_decref(j);
+    char *out = s_expect(
+        f, 4, (const char *[]){"promote", "web", "7.0.0", "--to", "qa", NULL});
+    char want[64];
+    snprintf(want, sizeof want, "deployment %lld of web to qa is still running",
+             (long long)first);
+    assert_contains(out, want);
+    free(out);
+    /* A schedule cancelled before its time is left alone. */
+    j = fu_hoist_json(f, (const char *[]){"promote", "web", "7.0.0", "--to",
+                                          "qa", "--at", "+2s", NULL});
+    char id[32];
+    snprintf(id, sizeof id, "%lld",
+             (long long)json_integer_value(json_object_get(j, "schedule")));
+    json_decref(j);
+    free(s_expect(f, 0, (const char *[]){"schedule", "cancel", id, NULL}));
+    out = s_expect(f, 1, (const char *[]){"schedule", "cancel", id, NULL});
+    assert_contains(out, "no longer pending");
+    free(out);
+    sleep(3);
+    j = fu_hoist_json(f, (const char *[]){"schedule", "list", NULL});
+    json_t *sch = json_array_get(json_object_get(j, "schedules"), 0);
+    assert_string_equal(json_string_value(json_object_get(sch, "state")),
+                        "cancelled");
+    json_decref(j);
+    json_t *d = s_newest(f, "qa");
+    assert_int_equal(json_integer_value(json_object_get(d, "id")), first);
+    json_decref(d);
+}
+
 int
 main(void)
 {
@@ -505,6 +552,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_audit_edit_detected, fu_setup,
                                         fu_teardown),
         cmocka_unit_test_setup_teardown(test_notifications, fu_setup,
+                                        fu_teardown),
+        cmocka_unit_test_setup_teardown(test_one_at_a_time_and_cancel, fu_setup,
                                         fu_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, fu_kill_leftovers);
