@@ -3,7 +3,7 @@
  * and migrations, every noun's success and error paths, one-time tokens,
  * transactions, and durability across a kill -9.
  */
-#include "testutil.h"
+#include "storeutil.h"
 
 #include <signal.h>
 #include <sqlite3.h>
@@ -18,52 +18,6 @@
 #include "store_sql.h" /* store_migrations: a file of schema 1 */
 
 /* --- helpers ------------------------------------------------------------ */
-
-typedef struct {
-    char *dir;
-    char *path;
-    store_t *s;
-} fixture_t;
-
-static int
-s_setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof *f);
-    hoist_error_t err = {0};
-    assert_non_null(f);
-    f->dir = tu_tmpdir();
-    f->path = tu_path(f->dir, "hoist.db");
-    f->s = store_open(f->path, &err);
-    if (!f->s) {
-        fail_msg("store_open: %s", err.msg);
-    }
-    *state = f;
-    return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-    fixture_t *f = *state;
-    store_close(&f->s);
-    free(f->path);
-    tu_rmtree(f->dir);
-    free(f);
-    return 0;
-}
-
-/* Reopens the fixture's database. */
-static void
-s_reopen(fixture_t *f)
-{
-    hoist_error_t err = {0};
-    store_close(&f->s);
-    assert_null(f->s);
-    f->s = store_open(f->path, &err);
-    if (!f->s) {
-        fail_msg("store_open: %s", err.msg);
-    }
-}
 
 /* A distinct, valid 40-character Z85 key for N. */
 static void
@@ -316,7 +270,7 @@ s_raw_int(const char *path, const char *sql)
 static void
 test_open_creates_wal_schema(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     int version = store_schema_version(f->s);
     assert_true(version >= 1);
     assert_int_equal(store_migrations_applied(f->s), version);
@@ -336,12 +290,12 @@ test_open_creates_wal_schema(void **state)
 static void
 test_reopen_applies_nothing_keeps_data(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     store_agent_t a;
     int version = store_schema_version(f->s);
     s_add_agent(f->s, "web-1", "dev", 1);
     long long rows = s_raw_int(f->path, "SELECT count(*) FROM schema_version");
-    s_reopen(f);
+    su_reopen(f);
     assert_int_equal(store_migrations_applied(f->s), 0);
     assert_int_equal(store_schema_version(f->s), version);
     assert_int_equal(s_raw_int(f->path, "SELECT count(*) FROM schema_version"),
@@ -353,7 +307,7 @@ test_reopen_applies_nothing_keeps_data(void **state)
 static void
 test_newer_schema_refused(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     char sql[128], want[64];
     int version = store_schema_version(f->s);
@@ -370,14 +324,14 @@ test_newer_schema_refused(void **state)
     snprintf(sql, sizeof sql, "DELETE FROM schema_version WHERE version = %d",
              version + 1);
     s_raw_exec(f->path, sql);
-    s_reopen(f);
+    su_reopen(f);
     assert_int_equal(store_migrations_applied(f->s), 0);
 }
 
 static void
 test_open_errors(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     char *missing = tu_path(f->dir, "no/such/dir/hoist.db");
     assert_null(store_open(missing, &err));
@@ -402,7 +356,7 @@ test_open_errors(void **state)
 static void
 test_agent_add_and_get(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     store_agent_t a = s_agent("web-1", "dev", 1), back;
     assert_int_equal(store_agent_add(f->s, &a, &err), HOIST_OK);
@@ -428,7 +382,7 @@ test_agent_add_and_get(void **state)
 static void
 test_agent_add_errors(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     s_add_agent(f->s, "web-1", "dev", 1);
 
@@ -472,7 +426,7 @@ test_agent_add_errors(void **state)
 static void
 test_agent_get_missing_leaves_output(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     store_agent_t out, before;
     char key[STORE_KEY_SIZE];
@@ -495,7 +449,7 @@ test_agent_get_missing_leaves_output(void **state)
 static void
 test_agent_updates(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     store_agent_t a;
     store_facts_t facts = {"web-1.example", "Debian 12", "0.1.0", 1u << 30};
@@ -538,7 +492,7 @@ test_agent_updates(void **state)
 static void
 test_agent_update_errors(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     store_facts_t facts = {"h", "os", "1", 1};
     s_add_agent(f->s, "web-1", "dev", 1);
@@ -573,7 +527,7 @@ test_agent_update_errors(void **state)
 static void
 test_agent_list_filters_and_order(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     seen_t seen = {0};
     s_add_agent(f->s, "c-db", "dev", 1);
@@ -606,7 +560,7 @@ test_agent_list_filters_and_order(void **state)
 static void
 test_bad_row_in_db_refused(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     store_agent_t a, before;
     seen_t seen = {0};
@@ -641,7 +595,7 @@ test_bad_row_in_db_refused(void **state)
 static void
 test_users(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     store_user_t u = s_user("root", "admin", "", 1), back;
     seen_t seen = {0};
@@ -685,7 +639,7 @@ test_users(void **state)
 static void
 test_user_errors_and_shared_keys(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     store_user_t u = s_user("root", "admin", "", 1);
     assert_int_equal(store_user_add(f->s, &u, &err), HOIST_OK);
@@ -720,7 +674,7 @@ test_user_errors_and_shared_keys(void **state)
 static void
 test_token_is_one_time(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     store_token_t t = s_token("enroll-secret-7f3a", "dev", 1000, 2000);
     char env[STORE_NAME_SIZE];
@@ -747,7 +701,7 @@ test_token_is_one_time(void **state)
 static void
 test_token_expiry(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     store_token_t t = s_token("tok-2", "qa", 1000, 2000);
     char env[STORE_NAME_SIZE] = "untouched";
@@ -775,7 +729,7 @@ test_token_expiry(void **state)
 static void
 test_token_create_errors(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     store_token_t t = s_token("tok", "dev", 1000, 2000);
     assert_int_equal(store_token_create(f->s, &t, &err), HOIST_OK);
@@ -804,7 +758,7 @@ s_file_holds(const char *path, const char *needle)
 static void
 test_token_itself_never_stored(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     const char *secret = "enroll-secret-QWERTY123456";
     store_token_t t = s_token(secret, "envmarkerq7", 1000, 2000);
     char *wal = NULL;
@@ -818,7 +772,7 @@ test_token_itself_never_stored(void **state)
     store_close(&f->s);
     assert_true(s_file_holds(f->path, "envmarkerq7"));
     assert_false(s_file_holds(f->path, secret));
-    s_reopen(f);
+    su_reopen(f);
     free(wal);
 }
 
@@ -826,7 +780,7 @@ test_token_itself_never_stored(void **state)
 static void
 test_token_race_has_one_winner(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     enum { RACERS = 8 };
     store_token_t t = s_token("race", "dev", 1000, 2000);
     pid_t pids[RACERS];
@@ -856,7 +810,7 @@ test_token_race_has_one_winner(void **state)
     }
     assert_int_equal(winners, 1);
     assert_int_equal(losers, RACERS - 1);
-    s_reopen(f);
+    su_reopen(f);
 }
 
 /* --- trusted release keys ----------------------------------------------- */
@@ -875,7 +829,7 @@ s_trust(const char *key_id, int64_t added_at)
 static void
 test_trust_keys(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     seen_t seen = {0};
     store_trust_t k = s_trust("00112233aabbccdd", 100);
@@ -903,7 +857,7 @@ test_trust_keys(void **state)
 static void
 test_trust_key_errors(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     store_trust_t k = s_trust("0011223344556677", 1);
     k.pubkey[0] = '\0';
@@ -926,7 +880,7 @@ test_trust_key_errors(void **state)
 static void
 test_release_add_get(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     store_release_t *r = s_release("web", "1.2.0", 100);
     store_release_t *back = calloc(1, sizeof *back);
@@ -958,7 +912,7 @@ test_release_add_get(void **state)
 static void
 test_release_errors(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     store_release_t *r = s_release("web", "1.0", 1);
     r->digest[10] = 'G';
@@ -989,7 +943,7 @@ test_release_errors(void **state)
 static void
 test_release_list_newest_first(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     seen_t seen = {0};
     s_add_release(f->s, "web", "1.0.0", 100);
@@ -1015,7 +969,7 @@ test_release_list_newest_first(void **state)
 static void
 test_deployments(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     store_deployment_t d;
     seen_t seen = {0};
@@ -1073,7 +1027,7 @@ test_deployments(void **state)
 static void
 test_deployment_errors(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     store_deployment_t d = s_deployment("web", "9.9", "dev", 1), out;
     int64_t id = -7;
@@ -1110,7 +1064,7 @@ test_deployment_errors(void **state)
 static void
 test_tasks(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     seen_t seen = {0};
     s_add_agent(f->s, "web-1", "dev", 1);
@@ -1160,7 +1114,7 @@ test_tasks(void **state)
 static void
 test_task_errors(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     s_add_agent(f->s, "web-1", "dev", 1);
     s_add_release(f->s, "web", "1.0", 1);
@@ -1196,7 +1150,7 @@ test_task_errors(void **state)
 static void
 test_task_message_keeps_tail(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     size_t len = 100 * 1024;
     char *big = malloc(len);
@@ -1243,7 +1197,7 @@ test_task_message_keeps_tail(void **state)
 static void
 test_transactions(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     store_agent_t a;
     assert_int_equal(store_rollback(f->s, &err), HOIST_OK);
@@ -1267,7 +1221,7 @@ test_transactions(void **state)
     assert_int_equal(store_begin(f->s, &err), HOIST_OK);
     s_add_agent(f->s, "kept", "dev", 2);
     assert_int_equal(store_commit(f->s, &err), HOIST_OK);
-    s_reopen(f);
+    su_reopen(f);
     assert_int_equal(store_agent_get(f->s, "kept", &a, &err), HOIST_OK);
     free(t);
 }
@@ -1275,7 +1229,7 @@ test_transactions(void **state)
 static void
 test_running_deployment_resumes_after_reopen(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     seen_t seen = {0};
     s_add_agent(f->s, "web-1", "dev", 1);
@@ -1288,7 +1242,7 @@ test_running_deployment_resumes_after_reopen(void **state)
     store_task_t *t = s_task(id, "web-1");
     t->state = STORE_TASK_SENT;
     assert_int_equal(store_task_create(f->s, t, &err), HOIST_OK);
-    s_reopen(f);
+    su_reopen(f);
     assert_int_equal(
         store_deployment_list_running(f->s, s_see_deployment, &seen, &err),
         HOIST_OK);
@@ -1307,7 +1261,7 @@ test_running_deployment_resumes_after_reopen(void **state)
 static void
 test_kill9_keeps_what_was_committed(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     store_agent_t a;
     int status = 0;
     store_close(&f->s);
@@ -1329,7 +1283,7 @@ test_kill9_keeps_what_was_committed(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGKILL);
-    s_reopen(f);
+    su_reopen(f);
     assert_int_equal(store_agent_get(f->s, "committed", &a, NULL), HOIST_OK);
     assert_true(a.online);
     assert_int_equal(store_agent_get(f->s, "uncommitted", &a, NULL),
@@ -1394,7 +1348,7 @@ s_see_approval(const store_approval_t *row, void *arg)
 static void
 test_migrates_schema1_file_keeping_rows(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     char *old = tu_path(f->dir, "old.db");
     s_write_schema1(old);
@@ -1459,7 +1413,7 @@ test_migrates_schema1_file_keeping_rows(void **state)
 static void
 test_new_schema_tables(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     assert_int_equal(store_schema_version(f->s), 2);
     assert_int_equal(s_raw_int(f->path,
                                "SELECT count(*) FROM sqlite_master WHERE "
@@ -1488,7 +1442,7 @@ test_new_schema_tables(void **state)
 static void
 test_release_lifecycle(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     store_release_t *r = s_release("web", "1.0.1", 100);
     store_release_t *back = calloc(1, sizeof *back);
@@ -1519,7 +1473,7 @@ test_release_lifecycle(void **state)
     free(r);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, s_setup, s_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, su_setup, su_teardown)
 
 int
 main(void)

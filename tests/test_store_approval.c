@@ -3,7 +3,7 @@
  * user, release and environment, listed oldest first with or without an
  * environment, and refused for a release that does not exist.
  */
-#include "testutil.h"
+#include "storeutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,68 +12,6 @@
 #include "store.h"
 
 /* --- helpers ------------------------------------------------------------ */
-
-typedef struct {
-    char *dir;
-    char *path;
-    store_t *s;
-} fixture_t;
-
-static int
-s_setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof *f);
-    hoist_error_t err = {0};
-    assert_non_null(f);
-    f->dir = tu_tmpdir();
-    f->path = tu_path(f->dir, "hoist.db");
-    f->s = store_open(f->path, &err);
-    if (!f->s) {
-        fail_msg("store_open: %s", err.msg);
-    }
-    *state = f;
-    return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-    fixture_t *f = *state;
-    store_close(&f->s);
-    free(f->path);
-    tu_rmtree(f->dir);
-    free(f);
-    return 0;
-}
-
-static void
-s_reopen(fixture_t *f)
-{
-    hoist_error_t err = {0};
-    store_close(&f->s);
-    f->s = store_open(f->path, &err);
-    if (!f->s) {
-        fail_msg("store_open: %s", err.msg);
-    }
-}
-
-/* Adds release APP VERSION (heap: the struct is large). */
-static void
-s_add_release(store_t *s, const char *app, const char *version)
-{
-    hoist_error_t err = {0};
-    store_release_t *r = calloc(1, sizeof *r);
-    assert_non_null(r);
-    snprintf(r->app, sizeof r->app, "%s", app);
-    snprintf(r->version, sizeof r->version, "%s", version);
-    memset(r->digest, 'a', 64);
-    r->manifest_len = 1;
-    r->created_at = 100;
-    if (store_release_add(s, r, &err) != HOIST_OK) {
-        fail_msg("add release: %s", err.msg);
-    }
-    free(r);
-}
 
 static store_approval_t
 s_approval(const char *version, const char *env, const char *user,
@@ -137,9 +75,9 @@ s_list(store_t *s, const char *version, const char *env)
 static void
 test_add_and_list(void **state)
 {
-    fixture_t *f = *state;
-    s_add_release(f->s, "web", "1.0.0");
-    s_add_release(f->s, "web", "1.1.0");
+    su_fixture_t *f = *state;
+    su_add_release(f->s, "web", "1.0.0");
+    su_add_release(f->s, "web", "1.1.0");
     store_approval_t a = s_approval("1.0.0", "staging", "carol", 300);
     s_add(f->s, &a);
     store_approval_t b = s_approval("1.0.0", "production", "carol", 200);
@@ -167,7 +105,7 @@ test_add_and_list(void **state)
     seen = s_list(f->s, "2.0.0", NULL);
     assert_int_equal(seen.n, 0);
 
-    s_reopen(f);
+    su_reopen(f);
     seen = s_list(f->s, "1.1.0", NULL);
     assert_string_equal(seen.text, "erin@staging");
 }
@@ -175,9 +113,9 @@ test_add_and_list(void **state)
 static void
 test_list_stops_early(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
-    s_add_release(f->s, "web", "1.0.0");
+    su_add_release(f->s, "web", "1.0.0");
     store_approval_t a = s_approval("1.0.0", "staging", "carol", 1);
     store_approval_t b = s_approval("1.0.0", "staging", "dave", 2);
     s_add(f->s, &a);
@@ -194,9 +132,9 @@ test_list_stops_early(void **state)
 static void
 test_approve_once(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
-    s_add_release(f->s, "web", "1.0.0");
+    su_add_release(f->s, "web", "1.0.0");
     store_approval_t a = s_approval("1.0.0", "staging", "carol", 1);
     s_add(f->s, &a);
     a.created_at = 2;
@@ -211,9 +149,9 @@ test_approve_once(void **state)
 static void
 test_refusals(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
-    s_add_release(f->s, "web", "1.0.0");
+    su_add_release(f->s, "web", "1.0.0");
 
     store_approval_t a = s_approval("9.9.9", "staging", "carol", 1);
     assert_int_equal(store_approval_add(f->s, &a, &err), STORE_ERR_NOTFOUND);
@@ -241,7 +179,7 @@ test_refusals(void **state)
     assert_int_equal(seen.n, 1);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, s_setup, s_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, su_setup, su_teardown)
 
 int
 main(void)

@@ -5,7 +5,7 @@
  * triggers refuse UPDATE and DELETE, and an edit or deletion made after
  * dropping them is caught. Concurrent writers still build one chain.
  */
-#include "testutil.h"
+#include "storeutil.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -18,50 +18,6 @@
 #include "store.h"
 
 /* --- helpers ------------------------------------------------------------ */
-
-typedef struct {
-    char *dir;
-    char *path;
-    store_t *s;
-} fixture_t;
-
-static int
-s_setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof *f);
-    hoist_error_t err = {0};
-    assert_non_null(f);
-    f->dir = tu_tmpdir();
-    f->path = tu_path(f->dir, "hoist.db");
-    f->s = store_open(f->path, &err);
-    if (!f->s) {
-        fail_msg("store_open: %s", err.msg);
-    }
-    *state = f;
-    return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-    fixture_t *f = *state;
-    store_close(&f->s);
-    free(f->path);
-    tu_rmtree(f->dir);
-    free(f);
-    return 0;
-}
-
-static void
-s_reopen(fixture_t *f)
-{
-    hoist_error_t err = {0};
-    store_close(&f->s);
-    f->s = store_open(f->path, &err);
-    if (!f->s) {
-        fail_msg("store_open: %s", err.msg);
-    }
-}
 
 /* Appends a row whose fields say which it is (N). */
 static store_audit_t
@@ -204,7 +160,7 @@ s_utf8(const char *s)
 static void
 test_append_chains_rows(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     static const uint8_t zero[AUDIT_HASH_BYTES] = {0};
     store_audit_t a[3];
     for (int i = 0; i < 3; i++) {
@@ -250,7 +206,7 @@ test_append_chains_rows(void **state)
 static void
 test_append_out_may_be_null(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     assert_int_equal(store_audit_append(f->s, 5, NULL, NULL, NULL, NULL, -1,
                                         NULL, NULL, &err),
@@ -266,7 +222,7 @@ test_append_out_may_be_null(void **state)
 static void
 test_list_since_and_stop(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     for (int i = 1; i <= 4; i++) {
         s_append(f->s, i);
     }
@@ -293,7 +249,7 @@ test_list_since_and_stop(void **state)
 static void
 test_long_values_cut_at_character(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     store_audit_t out;
     /* "x" then 2-byte "é"s: the 64 bytes a name keeps would split one. */
@@ -333,7 +289,7 @@ test_long_values_cut_at_character(void **state)
 static void
 test_append_joins_open_transaction(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     assert_int_equal(store_begin(f->s, &err), HOIST_OK);
     s_append(f->s, 1);
@@ -354,9 +310,9 @@ test_append_joins_open_transaction(void **state)
 static void
 test_chain_continues_after_reopen(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     store_audit_t a = s_append(f->s, 1);
-    s_reopen(f);
+    su_reopen(f);
     store_audit_t b = s_append(f->s, 2);
     assert_int_equal(b.id, 2);
     assert_memory_equal(b.prev, a.hash, AUDIT_HASH_BYTES);
@@ -370,7 +326,7 @@ test_chain_continues_after_reopen(void **state)
 static void
 test_concurrent_appends_build_one_chain(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     enum { WRITERS = 4, EACH = 10 };
     pid_t pids[WRITERS];
     store_close(&f->s);
@@ -394,7 +350,7 @@ test_concurrent_appends_build_one_chain(void **state)
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
     }
-    s_reopen(f);
+    su_reopen(f);
     audit_report_t report;
     assert_int_equal(s_verify(f->s, &report), HOIST_OK);
     assert_int_equal(report.rows, WRITERS * EACH);
@@ -406,7 +362,7 @@ test_concurrent_appends_build_one_chain(void **state)
 static void
 test_intact_log_verifies(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     audit_report_t report;
     assert_int_equal(s_verify(f->s, &report), HOIST_OK);
     assert_int_equal(report.rows, 0);
@@ -424,7 +380,7 @@ test_intact_log_verifies(void **state)
 static void
 test_triggers_refuse_update_and_delete(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     char msg[256];
     for (int i = 1; i <= 3; i++) {
         s_append(f->s, i);
@@ -449,7 +405,7 @@ test_triggers_refuse_update_and_delete(void **state)
 static void
 test_edit_after_dropping_trigger_detected(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     for (int i = 1; i <= 4; i++) {
         s_append(f->s, i);
     }
@@ -466,7 +422,7 @@ test_edit_after_dropping_trigger_detected(void **state)
 static void
 test_delete_after_dropping_trigger_detected(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     for (int i = 1; i <= 4; i++) {
         s_append(f->s, i);
     }
@@ -492,7 +448,7 @@ test_delete_after_dropping_trigger_detected(void **state)
 static void
 test_append_after_tampering_keeps_damage_visible(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     for (int i = 1; i <= 2; i++) {
         s_append(f->s, i);
     }
@@ -506,7 +462,7 @@ test_append_after_tampering_keeps_damage_visible(void **state)
     assert_int_equal(report.bad_id, 1);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, s_setup, s_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, su_setup, su_teardown)
 
 int
 main(void)

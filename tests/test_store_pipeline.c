@@ -3,7 +3,7 @@
  * SQLite file: nothing before the first apply, the last text recorded
  * wins and earlier ones are kept, and what is refused.
  */
-#include "testutil.h"
+#include "storeutil.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -13,50 +13,6 @@
 #include "store.h"
 
 /* --- helpers ------------------------------------------------------------ */
-
-typedef struct {
-    char *dir;
-    char *path;
-    store_t *s;
-} fixture_t;
-
-static int
-s_setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof *f);
-    hoist_error_t err = {0};
-    assert_non_null(f);
-    f->dir = tu_tmpdir();
-    f->path = tu_path(f->dir, "hoist.db");
-    f->s = store_open(f->path, &err);
-    if (!f->s) {
-        fail_msg("store_open: %s", err.msg);
-    }
-    *state = f;
-    return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-    fixture_t *f = *state;
-    store_close(&f->s);
-    free(f->path);
-    tu_rmtree(f->dir);
-    free(f);
-    return 0;
-}
-
-static void
-s_reopen(fixture_t *f)
-{
-    hoist_error_t err = {0};
-    store_close(&f->s);
-    f->s = store_open(f->path, &err);
-    if (!f->s) {
-        fail_msg("store_open: %s", err.msg);
-    }
-}
 
 static long long
 s_raw_count(const char *path)
@@ -90,7 +46,7 @@ s_get(store_t *s)
 static void
 test_nothing_before_first_apply(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     char *text = (char *)"untouched";
     assert_int_equal(store_pipeline_get(f->s, &text, &err), STORE_ERR_NOTFOUND);
@@ -101,7 +57,7 @@ test_nothing_before_first_apply(void **state)
 static void
 test_last_recorded_wins_and_history_kept(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     const char *v1 = "environments:\n  dev: {}\n";
     const char *v2 = "environments:\n  dev: {}\n  qa: {}\n# caf\xc3\xa9\n";
@@ -117,7 +73,7 @@ test_last_recorded_wins_and_history_kept(void **state)
     free(text);
     assert_int_equal(s_raw_count(f->path), 2);
 
-    s_reopen(f);
+    su_reopen(f);
     text = s_get(f->s);
     assert_string_equal(text, v2);
     free(text);
@@ -126,7 +82,7 @@ test_last_recorded_wins_and_history_kept(void **state)
 static void
 test_large_text_whole(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     size_t len = 256 * 1024;
     char *big = malloc(len + 1);
@@ -146,7 +102,7 @@ test_large_text_whole(void **state)
 static void
 test_refusals(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     char name[STORE_NAME_SIZE + 1];
     memset(name, 'u', sizeof name - 1);
@@ -161,7 +117,7 @@ test_refusals(void **state)
     assert_int_equal(s_raw_count(f->path), 0);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, s_setup, s_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, su_setup, su_teardown)
 
 int
 main(void)

@@ -3,7 +3,7 @@
  * pending, listed by due time, ended exactly once (even by racing
  * processes), and kept across a reopen.
  */
-#include "testutil.h"
+#include "storeutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,68 +14,6 @@
 #include "store.h"
 
 /* --- helpers ------------------------------------------------------------ */
-
-typedef struct {
-    char *dir;
-    char *path;
-    store_t *s;
-} fixture_t;
-
-static int
-s_setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof *f);
-    hoist_error_t err = {0};
-    assert_non_null(f);
-    f->dir = tu_tmpdir();
-    f->path = tu_path(f->dir, "hoist.db");
-    f->s = store_open(f->path, &err);
-    if (!f->s) {
-        fail_msg("store_open: %s", err.msg);
-    }
-    *state = f;
-    return 0;
-}
-
-static int
-s_teardown(void **state)
-{
-    fixture_t *f = *state;
-    store_close(&f->s);
-    free(f->path);
-    tu_rmtree(f->dir);
-    free(f);
-    return 0;
-}
-
-static void
-s_reopen(fixture_t *f)
-{
-    hoist_error_t err = {0};
-    store_close(&f->s);
-    f->s = store_open(f->path, &err);
-    if (!f->s) {
-        fail_msg("store_open: %s", err.msg);
-    }
-}
-
-/* Adds release APP VERSION (heap: the struct is large). */
-static void
-s_add_release(store_t *s, const char *app, const char *version)
-{
-    hoist_error_t err = {0};
-    store_release_t *r = calloc(1, sizeof *r);
-    assert_non_null(r);
-    snprintf(r->app, sizeof r->app, "%s", app);
-    snprintf(r->version, sizeof r->version, "%s", version);
-    memset(r->digest, 'a', 64);
-    r->manifest_len = 1;
-    r->created_at = 100;
-    if (store_release_add(s, r, &err) != HOIST_OK) {
-        fail_msg("add release: %s", err.msg);
-    }
-    free(r);
-}
 
 static store_schedule_t
 s_schedule(const char *version, const char *env, int64_t at_ms)
@@ -165,8 +103,8 @@ s_list(store_t *s, bool pending_only)
 static void
 test_add_get_pending(void **state)
 {
-    fixture_t *f = *state;
-    s_add_release(f->s, "web", "1.0.0");
+    su_fixture_t *f = *state;
+    su_add_release(f->s, "web", "1.0.0");
     store_schedule_t sch = s_schedule("1.0.0", "production", 1764550800000);
     sch.id = 77;
     sch.state = STORE_SCHEDULE_FIRED;
@@ -193,7 +131,7 @@ test_add_get_pending(void **state)
     assert_int_equal(back.deployment_id, 0);
 
     /* It outlives the controller. */
-    s_reopen(f);
+    su_reopen(f);
     back = s_get(f->s, id);
     assert_int_equal(back.state, STORE_SCHEDULE_PENDING);
     assert_int_equal(s_add(f->s, &sch), 2);
@@ -202,9 +140,9 @@ test_add_get_pending(void **state)
 static void
 test_list_by_due_time(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
-    s_add_release(f->s, "web", "1.0.0");
+    su_add_release(f->s, "web", "1.0.0");
     store_schedule_t a = s_schedule("1.0.0", "production", 3000);
     store_schedule_t b = s_schedule("1.0.0", "staging", 1000);
     store_schedule_t c = s_schedule("1.0.0", "qa", 3000);
@@ -234,9 +172,9 @@ test_list_by_due_time(void **state)
 static void
 test_finish_fired_once(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
-    s_add_release(f->s, "web", "1.0.0");
+    su_add_release(f->s, "web", "1.0.0");
     store_schedule_t sch = s_schedule("1.0.0", "production", 1000);
     int64_t id = s_add(f->s, &sch);
     int64_t dep = s_add_deployment(f->s, "1.0.0");
@@ -265,9 +203,9 @@ test_finish_fired_once(void **state)
 static void
 test_finish_refused_and_cancelled(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
-    s_add_release(f->s, "web", "1.0.0");
+    su_add_release(f->s, "web", "1.0.0");
     store_schedule_t sch = s_schedule("1.0.0", "production", 1000);
     int64_t a = s_add(f->s, &sch);
     int64_t b = s_add(f->s, &sch);
@@ -294,7 +232,7 @@ test_finish_refused_and_cancelled(void **state)
 static void
 test_refusals(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     hoist_error_t err = {0};
     int64_t id = 99;
     store_schedule_t out;
@@ -305,7 +243,7 @@ test_refusals(void **state)
     assert_contains(err.msg, "no release web 1.0.0");
     assert_int_equal(id, 99);
 
-    s_add_release(f->s, "web", "1.0.0");
+    su_add_release(f->s, "web", "1.0.0");
     sch.created_by[0] = '\0';
     assert_int_equal(store_schedule_add(f->s, &sch, &id, &err),
                      HOIST_ERR_USAGE);
@@ -353,11 +291,11 @@ test_refusals(void **state)
 static void
 test_finish_race_has_one_winner(void **state)
 {
-    fixture_t *f = *state;
+    su_fixture_t *f = *state;
     enum { RACERS = 8 };
     pid_t pids[RACERS];
     int winners = 0, losers = 0;
-    s_add_release(f->s, "web", "1.0.0");
+    su_add_release(f->s, "web", "1.0.0");
     store_schedule_t sch = s_schedule("1.0.0", "production", 1000);
     int64_t id = s_add(f->s, &sch);
     store_close(&f->s);
@@ -386,7 +324,7 @@ test_finish_race_has_one_winner(void **state)
     }
     assert_int_equal(winners, 1);
     assert_int_equal(losers, RACERS - 1);
-    s_reopen(f);
+    su_reopen(f);
     assert_int_not_equal(s_get(f->s, id).state, STORE_SCHEDULE_PENDING);
 }
 
@@ -406,7 +344,7 @@ test_state_names(void **state)
                         "unknown");
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, s_setup, s_teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, su_setup, su_teardown)
 
 int
 main(void)
