@@ -252,6 +252,7 @@ s_on_deploy(void *ctx, void *peer, const envelope_t *e, hoist_error_t *err)
     order_ctx_t oc = {.root = a->o.root,
                       .env = a->o.conf->env,
                       .hook_user = a->o.hook_user,
+                      .cert = a->o.cert,
                       .trusted = a->o.trusted,
                       .n_trusted = a->o.n_trusted,
                       .keep = a->o.keep,

@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,12 @@ typedef struct {
     const char *version;
     uint64_t sequence;
     install_report_t *rep;
+    /* The hooks' environment of an install or rollback: the options'
+     * variables as "KEY=VALUE" strings (in VAR_BLOCK, sodium_malloc'd:
+     * values may be secrets), then room for the HOIST_* ones and the
+     * NULL. NULL in a recovery, whose hooks get the HOIST_* ones only. */
+    const char **envp;
+    char *var_block;
 } job_t;
 
 static const char *s_outcome_names[] = {
@@ -81,6 +89,132 @@ install_opts_default(install_opts_t *o)
     memset(o, 0, sizeof *o);
     o->keep = 5;
     unpack_limits_default(&o->limits);
+}
+
+/* ---- variables ----------------------------------------------------------- */
+
+bool
+install_var_key_valid(const char *key)
+{
+    size_t n = strlen(key);
+    return n >= 1 && n <= INSTALL_VAR_KEY_MAX &&
+           !(key[0] >= '0' && key[0] <= '9') &&
+           strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n &&
+           strncmp(key, "HOIST_", 6) != 0;
+}
+
+hoist_err_t
+install_vars_check(const install_var_t *vars, size_t n, hoist_error_t *err)
+{
+    if (n > 0 && !vars) {
+        return error_set(err, HOIST_ERR_USAGE, "%zu variables, but no list", n);
+    }
+    if (n > INSTALL_VARS_MAX) {
+        return error_set(err, HOIST_ERR_LIMIT,
+                         "%zu variables; an order carries at most %d", n,
+                         INSTALL_VARS_MAX);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const install_var_t *v = &vars[i];
+        if (!v->key || !install_var_key_valid(v->key)) {
+            return error_set(err, HOIST_ERR_USAGE,
+                             "variable '%.80s' is not [A-Z_][A-Z0-9_]{0,63} "
+                             "or starts with HOIST_",
+                             v->key ? v->key : "");
+        }
+        if (!v->value || v->len > INSTALL_VAR_VALUE_MAX ||
+            memchr(v->value, '\0', v->len)) {
+            return error_set(err, HOIST_ERR_LIMIT,
+                             "variable %s: its value is over %d bytes or "
+                             "holds a NUL byte",
+                             v->key, INSTALL_VAR_VALUE_MAX);
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(vars[k].key, v->key) == 0) {
+                return error_set(err, HOIST_ERR_USAGE,
+                                 "variable %s is given twice", v->key);
+            }
+        }
+    }
+    return HOIST_OK;
+}
+
+size_t
+install_vars_format(const install_var_t *vars, size_t n, char *buf, size_t size)
+{
+    size_t len = 0;
+#define PUT(ch)                                                                \
+    do {                                                                       \
+        if (len + 1 < size) {                                                  \
+            buf[len] = (ch);                                                   \
+        }                                                                      \
+        len++;                                                                 \
+    } while (0)
+    for (size_t i = 0; i < n; i++) {
+        for (const char *k = vars[i].key; *k; k++) {
+            PUT(*k);
+        }
+        PUT('=');
+        PUT('\'');
+        for (size_t j = 0; j < vars[i].len; j++) {
+            if (vars[i].value[j] == '\'') {
+                PUT('\'');
+                PUT('\\');
+                PUT('\'');
+                PUT('\'');
+            } else {
+                PUT(vars[i].value[j]);
+            }
+        }
+        PUT('\'');
+        PUT('\n');
+    }
+#undef PUT
+    if (size > 0) {
+        buf[len < size ? len : size - 1] = '\0';
+    }
+    return len;
+}
+
+/* Builds JOB's hook environment from the options' variables (see
+ * job_t); with no variables it holds only room for the HOIST_* ones. */
+static hoist_err_t
+s_vars_env(job_t *job, hoist_error_t *err)
+{
+    const install_opts_t *o = job->o;
+    size_t total = 1;
+    for (size_t i = 0; i < o->n_vars; i++) {
+        total += strlen(o->vars[i].key) + 1 + o->vars[i].len + 1;
+    }
+    if (sodium_init() < 0) {
+        return error_set(err, HOIST_ERR_NOMEM, "libsodium cannot start");
+    }
+    job->envp = calloc(o->n_vars + 6, sizeof *job->envp);
+    job->var_block = sodium_malloc(total);
+    if (!job->envp || !job->var_block) {
+        return error_set(err, HOIST_ERR_NOMEM, "out of memory");
+    }
+    char *p = job->var_block;
+    for (size_t i = 0; i < o->n_vars; i++) {
+        size_t k = strlen(o->vars[i].key);
+        job->envp[i] = p;
+        memcpy(p, o->vars[i].key, k);
+        p[k] = '=';
+        memcpy(p + k + 1, o->vars[i].value, o->vars[i].len);
+        p[k + 1 + o->vars[i].len] = '\0';
+        p += k + 1 + o->vars[i].len + 1;
+    }
+    return HOIST_OK;
+}
+
+/* Wipes and frees what s_vars_env made. */
+static void
+s_vars_env_free(job_t *job)
+{
+    sodium_free(job->var_block); /* wipes it */
+    job->var_block = NULL;
+    free(job->envp);
+    job->envp = NULL;
 }
 
 /* Takes the root's lock so two installs never interleave their steps.
@@ -130,7 +264,11 @@ typedef struct {
     const char *list[6];
 } hook_env_t;
 
-static void
+/* Fills E and returns the hook's environment list: the job's variables
+ * first, then the HOIST_* entries, which hooks_run lets override an
+ * earlier entry of the same name, so no variable can pose as one. The
+ * list points into E and the job: it lives as long as both. */
+static const char *const *
 s_env(job_t *job, const char *version, const char *other, hook_env_t *e)
 {
     char dir[PATH_MAX];
@@ -142,6 +280,11 @@ s_env(job_t *job, const char *version, const char *other, hook_env_t *e)
     snprintf(e->other, sizeof e->other, "HOIST_PREVIOUS_VERSION=%s", other);
     const char *list[] = {e->app, e->ver, e->env, e->dir, e->other, NULL};
     memcpy(e->list, list, sizeof list);
+    if (!job->envp) {
+        return e->list;
+    }
+    memcpy(job->envp + job->o->n_vars, list, sizeof list);
+    return job->envp;
 }
 
 /* Keeps the end of the first failing hook's output in the report, made
@@ -175,10 +318,10 @@ s_hook(job_t *job, const spec_t *spec, const char *name, const char *cmd,
         return HOIST_OK;
     }
     hook_env_t env;
-    s_env(job, version, other, &env);
+    const char *const *list = s_env(job, version, other, &env);
     hooks_cmd_t hc = {.command = cmd,
                       .dir = env.dir + strlen("HOIST_RELEASE_DIR="),
-                      .env = env.list,
+                      .env = list,
                       .user = job->o->hook_user,
                       .timeout_ms = spec->hook_timeout_ms};
     hooks_result_t res = {0};
@@ -200,9 +343,9 @@ s_health(job_t *job, const spec_t *spec, const char *version, const char *other,
         return HOIST_OK;
     }
     hook_env_t env;
-    s_env(job, version, other, &env);
+    const char *const *list = s_env(job, version, other, &env);
     hooks_cmd_t ctx = {.dir = env.dir + strlen("HOIST_RELEASE_DIR="),
-                       .env = env.list,
+                       .env = list,
                        .user = job->o->hook_user};
     log_info("%s %s: checking health", job->j.app, version);
     return health_run(&spec->health, &ctx, err);
@@ -572,6 +715,137 @@ s_commit(job_t *job, hoist_error_t *err)
     return HOIST_OK;
 }
 
+/* The uid and gid of the hook user, into *UID and *GID; false (with ERR)
+ * when the user is unknown. */
+static bool
+s_hook_owner(const char *user, uid_t *uid, gid_t *gid, hoist_error_t *err)
+{
+    struct passwd pw, *found = NULL;
+    char buf[4096];
+    int rc = getpwnam_r(user, &pw, buf, sizeof buf, &found);
+    if (rc != 0 || !found) {
+        error_set(err, HOIST_ERR_USAGE,
+                  "hook user '%s' is unknown: the variables file cannot be "
+                  "given to it",
+                  user);
+        return false;
+    }
+    *uid = pw.pw_uid;
+    *gid = pw.pw_gid;
+    return true;
+}
+
+/* Writes the LEN bytes of TEXT to a new file in directory DFD under a
+ * random name (created O_EXCL|O_NOFOLLOW, 0600, given to the hook user
+ * before a byte is written), syncs it and renames it to "env": a link or
+ * file planted at either name is replaced, never followed. */
+static hoist_err_t
+s_put_env(job_t *job, int dfd, const char *text, size_t len, hoist_error_t *err)
+{
+    char tmp[32];
+    snprintf(tmp, sizeof tmp, ".env-%08x%08x", randombytes_random(),
+             randombytes_random());
+    int fd = openat(dfd, tmp,
+                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return error_errno(err, error_from_errno(errno), errno,
+                           "create " INSTALL_VARS_FILE);
+    }
+    uid_t uid;
+    gid_t gid;
+    hoist_err_t rc = HOIST_OK;
+    if (fchmod(fd, 0600) != 0) {
+        rc = error_errno(err, HOIST_ERR_IO, errno, "chmod " INSTALL_VARS_FILE);
+    } else if (job->o->hook_user) {
+        if (!s_hook_owner(job->o->hook_user, &uid, &gid, err)) {
+            rc = HOIST_ERR_USAGE;
+        } else if (fchown(fd, uid, gid) != 0) {
+            rc = error_errno(err, HOIST_ERR_IO, errno,
+                             "give " INSTALL_VARS_FILE " to user %s",
+                             job->o->hook_user);
+        }
+    }
+    for (size_t done = 0; rc == HOIST_OK && done < len;) {
+        ssize_t n = write(fd, text + done, len - done);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            rc = error_errno(err, error_from_errno(errno), errno,
+                             "write " INSTALL_VARS_FILE);
+        } else {
+            done += (size_t)n;
+        }
+    }
+    if (rc == HOIST_OK &&
+        (fsync(fd) != 0 || renameat(dfd, tmp, dfd, "env") != 0 ||
+         fsync(dfd) != 0)) {
+        rc = error_errno(err, error_from_errno(errno), errno,
+                         "put " INSTALL_VARS_FILE " in place");
+    }
+    close(fd);
+    if (rc != HOIST_OK) {
+        unlinkat(dfd, tmp, 0);
+    }
+    return rc;
+}
+
+/* Opens VERSION's .hoist directory, making it (0755: the file in it is
+ * what is private) if needed. A .hoist that is a link or a file (shipped
+ * in the artifact) is refused: the name is reserved for Hoist. */
+static int
+s_open_dot_hoist(job_t *job, const char *version, hoist_error_t *err)
+{
+    char dir[PATH_MAX];
+    releases_path(job->rel, version, dir, sizeof dir);
+    int rfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (rfd < 0) {
+        error_errno(err, error_from_errno(errno), errno, "open %s", dir);
+        return -1;
+    }
+    if (mkdirat(rfd, ".hoist", 0755) != 0 && errno != EEXIST) {
+        error_errno(err, error_from_errno(errno), errno, "create %s/.hoist",
+                    dir);
+        close(rfd);
+        return -1;
+    }
+    int dfd =
+        openat(rfd, ".hoist", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) {
+        error_errno(err, HOIST_ERR_ARCHIVE, errno,
+                    "%s/.hoist is not a directory (does the artifact ship "
+                    "one? the name is reserved for Hoist)",
+                    dir);
+    }
+    close(rfd);
+    return dfd;
+}
+
+/* Writes the job's variables to VERSION's INSTALL_VARS_FILE, replacing
+ * what an earlier activation of that release left. */
+static hoist_err_t
+s_write_vars(job_t *job, const char *version, hoist_error_t *err)
+{
+    const install_opts_t *o = job->o;
+    size_t len = install_vars_format(o->vars, o->n_vars, NULL, 0);
+    char *text = sodium_malloc(len + 1);
+    if (!text) {
+        return error_set(err, HOIST_ERR_NOMEM, "out of memory");
+    }
+    install_vars_format(o->vars, o->n_vars, text, len + 1);
+    int dfd = s_open_dot_hoist(job, version, err);
+    hoist_err_t rc = dfd < 0 ? (err ? err->code : HOIST_ERR_IO)
+                             : s_put_env(job, dfd, text, len, err);
+    if (dfd >= 0) {
+        close(dfd);
+    }
+    sodium_free(text); /* wipes it */
+    if (rc != HOIST_OK) {
+        error_prefix(err, "the variables of %s %s", job->j.app, version);
+    }
+    return rc;
+}
+
 /* The steps after STAGE, in order; see steps.h. */
 static hoist_err_t
 s_go_live(job_t *job, hoist_error_t *err)
@@ -581,7 +855,8 @@ s_go_live(job_t *job, hoist_error_t *err)
     if (rc != HOIST_OK) {
         return rc;
     }
-    if ((rc = s_hook(job, job->spec, "before_activate",
+    if ((rc = s_write_vars(job, v, err)) != HOIST_OK ||
+        (rc = s_hook(job, job->spec, "before_activate",
                      job->spec->before_activate, v, old, err)) != HOIST_OK) {
         hoist_error_t e;
         s_abandon(job, &e);
@@ -791,15 +1066,23 @@ s_run(const install_opts_t *o, const char *manifest_path,
     memset(job.rep, 0, sizeof *job.rep);
     job.rep->outcome = INSTALL_REJECTED;
     s_step(o, "verify");
-    manifest_t *m = manifest_load(manifest_path, o->trusted, o->n_trusted, err);
-    if (!m) {
-        return err ? err->code : HOIST_ERR_MANIFEST;
+    hoist_err_t rc = install_vars_check(o->vars, o->n_vars, err);
+    if (rc == HOIST_OK) {
+        rc = s_vars_env(&job, err);
+    }
+    manifest_t *m = NULL;
+    if (rc == HOIST_OK &&
+        !(m = manifest_load(manifest_path, o->trusted, o->n_trusted, err))) {
+        rc = err ? err->code : HOIST_ERR_MANIFEST;
+    }
+    if (rc != HOIST_OK) {
+        s_vars_env_free(&job);
+        return rc;
     }
     job.version = manifest_version(m);
     job.sequence = manifest_sequence(m);
     snprintf(job.rep->app, sizeof job.rep->app, "%s", manifest_app(m));
     snprintf(job.rep->version, sizeof job.rep->version, "%s", job.version);
-    hoist_err_t rc;
     int lock = s_lock(o->root, err);
     if (lock < 0) {
         rc = err ? err->code : HOIST_ERR_BUSY;
@@ -814,6 +1097,7 @@ s_run(const install_opts_t *o, const char *manifest_path,
     spec_destroy(&job.spec);
     releases_destroy(&job.rel);
     manifest_destroy(&m);
+    s_vars_env_free(&job);
     return rc;
 }
 

@@ -12,6 +12,7 @@
 #ifndef HOIST_INSTALL_H
 #define HOIST_INSTALL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -19,6 +20,19 @@
 #include "keys.h"
 #include "manifest.h"
 #include "unpack.h"
+
+/* A variable the hooks get (`hoist vars set`, carried by the deploy
+ * order; a secret arrives sealed and is opened before it gets here). */
+typedef struct {
+    const char *key;   /* [A-Z_][A-Z0-9_]{0,63}, not HOIST_* */
+    const char *value; /* LEN bytes, no NUL among them, NUL-terminated */
+    size_t len;
+} install_var_t;
+
+#define INSTALL_VARS_MAX      256 /* variables of one order */
+#define INSTALL_VAR_KEY_MAX   64
+#define INSTALL_VAR_VALUE_MAX (64 * 1024)
+#define INSTALL_VARS_FILE     ".hoist/env" /* in the release directory */
 
 typedef struct {
     const char *root;             /* the agent's root directory */
@@ -34,10 +48,39 @@ typedef struct {
      * when a failure puts the previous release back. NULL for none. */
     void (*on_step)(void *step_arg, const char *step);
     void *step_arg;
+    /* The variables of the release being made live, N_VARS of them (NULL
+     * for none): in every hook's and health command's environment, before
+     * the HOIST_* ones, which they cannot override, and written to
+     * INSTALL_VARS_FILE in the release (0600, owned by the hook user) as
+     * KEY='VALUE' lines before before_activate; the file is rewritten, so
+     * it holds exactly the variables the release was last made live
+     * with. Values may be secrets: the module never logs them, and wipes
+     * its own copies. */
+    const install_var_t *vars;
+    size_t n_vars;
 } install_opts_t;
 
 /* Defaults: keep 5, unpack_limits_default, everything else unset. */
 void install_opts_default(install_opts_t *o);
+
+/* True when KEY may name a variable: [A-Z_][A-Z0-9_]{0,63} and not
+ * starting with HOIST_ (the hooks' own variables). Pure. */
+bool install_var_key_valid(const char *key);
+
+/* HOIST_OK when the N variables VARS may be given to hooks: at most
+ * INSTALL_VARS_MAX, each key valid and used once, each value at most
+ * INSTALL_VAR_VALUE_MAX bytes without a NUL. HOIST_ERR_USAGE or
+ * HOIST_ERR_LIMIT naming the variable (never its value) otherwise. Pure. */
+hoist_err_t install_vars_check(const install_var_t *vars, size_t n,
+                               hoist_error_t *err);
+
+/* Writes the N variables VARS to BUF as the lines of INSTALL_VARS_FILE,
+ * KEY='VALUE' with each ' written as '\'' so that `. .hoist/env` in a
+ * shell gives back the exact bytes. Returns the length the text has
+ * (without the terminating NUL), as snprintf does: BUF (SIZE bytes) holds
+ * it all when that is below SIZE. Pure. */
+size_t install_vars_format(const install_var_t *vars, size_t n, char *buf,
+                           size_t size);
 
 typedef enum {
     INSTALL_INSTALLED,   /* new release live and healthy */

@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "digest.h"
 #include "fetch.h"
 #include "install.h"
@@ -21,6 +23,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "releases.h"
+#include "seal.h"
 #include "tree.h"
 
 #define CHILD_FD     3 /* the pipe's write end in the child */
@@ -32,7 +35,18 @@
 #define FAILED   install_outcome_name(INSTALL_ABANDONED)
 #define ALREADY  install_outcome_name(INSTALL_ALREADY)
 
+#define MASK_MIN 4 /* shorter secrets are not masked in reported output */
+
 typedef enum { PHASE_FETCHING, PHASE_INSTALLING, PHASE_DONE } phase_t;
+
+/* One variable of the order as it arrived: a plain value (NUL-terminated
+ * one past LEN), or a secret's sealed box, opened only in the child. */
+typedef struct {
+    char key[INSTALL_VAR_KEY_MAX + 1];
+    uint8_t *value;
+    size_t len;
+    bool sealed;
+} order_var_t;
 
 struct order {
     order_ctx_t ctx;
@@ -41,6 +55,8 @@ struct order {
     bool rollback;
     uint8_t *manifest;
     size_t manifest_len;
+    order_var_t *vars;
+    size_t n_vars;
     char app[MANIFEST_NAME_MAX + 1];
     char version[MANIFEST_VERSION_MAX + 1];
     uint8_t digest[DIGEST_BYTES];
@@ -247,13 +263,72 @@ s_child_manifest(const order_t *o, char *path, size_t len, hoist_error_t *err)
     return HOIST_OK;
 }
 
-/* Runs the install (or rollback) and reports its outcome. */
+/* Fills VARS with the order's variables for the install: plain values as
+ * they are, secrets opened with the agent's key pair into PLAIN[i]
+ * (sodium memory, the caller's to seal_free; NULL for a plain one). An
+ * error names the secret whose box does not open. */
+static hoist_err_t
+s_child_vars(const order_t *o, install_var_t *vars, uint8_t **plain,
+             hoist_error_t *err)
+{
+    for (size_t i = 0; i < o->n_vars; i++) {
+        const order_var_t *v = &o->vars[i];
+        size_t len = 0;
+        vars[i].key = v->key;
+        vars[i].value = (const char *)v->value;
+        vars[i].len = v->len;
+        if (!v->sealed) {
+            continue;
+        }
+        if (!o->ctx.cert) {
+            return error_set(err, HOIST_ERR_KEY,
+                             "secret %s: this agent has no key to open it",
+                             v->key);
+        }
+        if (seal_open(zcert_public_key(o->ctx.cert),
+                      zcert_secret_key(o->ctx.cert), v->value, v->len,
+                      &plain[i], &len, err) != HOIST_OK) {
+            error_prefix(err, "secret %s", v->key);
+            return err->code;
+        }
+        vars[i].value = (const char *)plain[i];
+        vars[i].len = len;
+    }
+    return HOIST_OK;
+}
+
+/* Masks in MSG every occurrence of a secret's value of MASK_MIN bytes or
+ * more (PLAIN[i] set), so that a hook that prints one does not send it
+ * to the controller's database and logs. Best effort: a value the report
+ * altered (control characters made '?') or cut is not recognised. */
 static void
-s_child_install(child_t *c, const char *manifest, const char *artifact)
+s_mask(char *msg, const install_var_t *vars, uint8_t *const *plain, size_t n)
+{
+    size_t len = strlen(msg);
+    for (size_t i = 0; i < n; i++) {
+        if (!plain[i] || vars[i].len < MASK_MIN) {
+            continue;
+        }
+        char *at = msg;
+        while ((at = memmem(at, len - (size_t)(at - msg), vars[i].value,
+                            vars[i].len)) != NULL) {
+            memset(at, '*', vars[i].len);
+            at += vars[i].len;
+        }
+    }
+}
+
+/* Runs the install (or rollback) with the variables VARS, of which the
+ * secrets are marked in PLAIN, and reports its outcome. */
+static void
+s_child_run(child_t *c, const char *manifest, const char *artifact,
+            const install_var_t *vars, uint8_t *const *plain)
 {
     const order_t *o = c->o;
     install_opts_t opts;
     install_opts_default(&opts);
+    opts.vars = vars;
+    opts.n_vars = o->n_vars;
     opts.root = o->ctx.root;
     opts.env = o->ctx.env;
     opts.app = o->app;
@@ -277,8 +352,41 @@ s_child_install(child_t *c, const char *manifest, const char *artifact)
                  rep.output[0] ? rep.failed_step : "",
                  rep.output[0] ? " hook's output ---\n" : "", rep.output);
     }
+    s_mask(message, vars, plain, o->n_vars);
     s_child_result(c, install_outcome_name(rep.outcome), rep.failed_step,
                    message, rep.live);
+    /* Hook output may hold what the mask did not recognise. */
+    sodium_memzero(message, sizeof message);
+    sodium_memzero(&rep, sizeof rep);
+}
+
+/* Opens the order's secrets, runs the install and wipes them. A box that
+ * does not open (it opened in the daemon: the key changed since) is a
+ * rejection, with nothing installed. */
+static void
+s_child_install(child_t *c, const char *manifest, const char *artifact)
+{
+    const order_t *o = c->o;
+    size_t n = o->n_vars ? o->n_vars : 1;
+    install_var_t *vars = calloc(n, sizeof *vars);
+    uint8_t **plain = calloc(n, sizeof *plain);
+    hoist_error_t err = {0};
+    char live[MANIFEST_VERSION_MAX + 1];
+    if (!vars || !plain) {
+        unlink(manifest);
+        s_child_result(c, FAILED, "install", "out of memory", "");
+    } else if (s_child_vars(o, vars, plain, &err) != HOIST_OK) {
+        unlink(manifest);
+        s_live(o->ctx.root, o->app, live, sizeof live);
+        s_child_result(c, REJECTED, "vars", err.msg, live);
+    } else {
+        s_child_run(c, manifest, artifact, vars, plain);
+    }
+    for (size_t i = 0; plain && vars && i < o->n_vars; i++) {
+        seal_free(&plain[i], vars[i].len);
+    }
+    free(plain);
+    free(vars);
 }
 
 /* Keeps only stdio and the pipe (as CHILD_FD): the daemon's sockets and
@@ -310,6 +418,14 @@ s_child(const order_t *o, int wfd, pid_t parent)
     signal(SIGPIPE, SIG_IGN);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) {
         _exit(1);
+    }
+    for (size_t i = 0; i < o->n_vars; i++) {
+        if (o->vars[i].sealed) {
+            /* No core file and no same-user ptrace while secrets are in
+             * memory (hooks are exec'd, which resets it for them). */
+            prctl(PR_SET_DUMPABLE, 0);
+            break;
+        }
     }
     s_child_fds(wfd);
     child_t c = {.o = o, .fd = CHILD_FD};
@@ -555,6 +671,119 @@ s_fetch_begin(order_t *o, uint64_t now)
 
 /* ---- the order ----------------------------------------------------------- */
 
+/* Frees O's variables (a plain value is wiped too: cheap, and the
+ * distinction is the controller's to keep right). */
+static void
+s_free_vars(order_t *o)
+{
+    for (size_t i = 0; o->vars && i < o->n_vars; i++) {
+        if (o->vars[i].value) {
+            sodium_memzero(o->vars[i].value, o->vars[i].len);
+        }
+        free(o->vars[i].value);
+    }
+    free(o->vars);
+    o->vars = NULL;
+    o->n_vars = 0;
+}
+
+/* Copies DEPLOY's variables (checked by s_check_vars) into O; false when
+ * out of memory. */
+static bool
+s_copy_vars(order_t *o, const Hoist__DeployOrder *deploy)
+{
+    if (deploy->n_vars == 0) {
+        return true;
+    }
+    o->vars = calloc(deploy->n_vars, sizeof *o->vars);
+    if (!o->vars) {
+        return false;
+    }
+    o->n_vars = deploy->n_vars;
+    for (size_t i = 0; i < deploy->n_vars; i++) {
+        const Hoist__Var *v = deploy->vars[i];
+        order_var_t *x = &o->vars[i];
+        snprintf(x->key, sizeof x->key, "%s", v->key);
+        x->sealed = v->sealed;
+        x->len = v->value.len;
+        if (!(x->value = malloc(v->value.len + 1))) {
+            return false;
+        }
+        if (v->value.len > 0) {
+            memcpy(x->value, v->value.data, v->value.len);
+        }
+        x->value[v->value.len] = '\0';
+    }
+    return true;
+}
+
+/* Checks one variable of an order: its name, and its value, opening a
+ * secret's box with the agent's key pair (the plaintext is wiped at
+ * once: the child opens it again when it needs it). */
+static hoist_err_t
+s_check_var(const order_ctx_t *ctx, const Hoist__Var *v, hoist_error_t *err)
+{
+    if (!v->key || !install_var_key_valid(v->key)) {
+        return error_set(err, HOIST_ERR_USAGE,
+                         "variable '%.80s' is not [A-Z_][A-Z0-9_]{0,63} or "
+                         "starts with HOIST_",
+                         v->key ? v->key : "");
+    }
+    const uint8_t *value = v->value.data;
+    size_t len = v->value.len;
+    uint8_t *plain = NULL;
+    if (v->sealed && !ctx->cert) {
+        return error_set(err, HOIST_ERR_KEY,
+                         "secret %s: this agent has no key to open it", v->key);
+    }
+    if (v->sealed &&
+        seal_open(zcert_public_key(ctx->cert), zcert_secret_key(ctx->cert),
+                  value, len, &plain, &len, err) != HOIST_OK) {
+        error_prefix(err,
+                     "secret %s does not open with this agent's key "
+                     "(sealed to another agent, or altered)",
+                     v->key);
+        return err->code;
+    }
+    hoist_err_t rc = HOIST_OK;
+    if (v->sealed) {
+        value = plain;
+    }
+    if (len > INSTALL_VAR_VALUE_MAX || (len > 0 && memchr(value, '\0', len))) {
+        rc = error_set(err, HOIST_ERR_LIMIT,
+                       "variable %s: its value is over %d bytes or holds a "
+                       "NUL byte",
+                       v->key, INSTALL_VAR_VALUE_MAX);
+    }
+    seal_free(&plain, len);
+    return rc;
+}
+
+/* Checks DEPLOY's variables: how many, each name once, each value. */
+static hoist_err_t
+s_check_vars(const order_ctx_t *ctx, const Hoist__DeployOrder *d,
+             hoist_error_t *err)
+{
+    if (d->n_vars > INSTALL_VARS_MAX) {
+        return error_set(err, HOIST_ERR_LIMIT,
+                         "the order carries %zu variables; at most %d",
+                         d->n_vars, INSTALL_VARS_MAX);
+    }
+    for (size_t i = 0; i < d->n_vars; i++) {
+        hoist_err_t rc = s_check_var(ctx, d->vars[i], err);
+        if (rc != HOIST_OK) {
+            return rc;
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(d->vars[k]->key, d->vars[i]->key) == 0) {
+                return error_set(err, HOIST_ERR_USAGE,
+                                 "variable %s is given twice", d->vars[i]->key);
+            }
+        }
+    }
+    return HOIST_OK;
+}
+
 /* A new order for the verified manifest M of DEPLOY. */
 static order_t *
 s_new(const order_ctx_t *ctx, uint64_t id, const Hoist__DeployOrder *deploy,
@@ -567,6 +796,12 @@ s_new(const order_ctx_t *ctx, uint64_t id, const Hoist__DeployOrder *deploy,
     }
     memcpy(o->manifest, deploy->manifest.data, deploy->manifest.len);
     o->manifest_len = deploy->manifest.len;
+    if (!s_copy_vars(o, deploy)) {
+        s_free_vars(o);
+        free(o->manifest);
+        free(o);
+        return NULL;
+    }
     o->ctx = *ctx;
     o->id = id;
     o->deployment = deploy->deployment;
@@ -608,6 +843,13 @@ s_admit(const order_ctx_t *ctx, uint64_t id, const Hoist__DeployOrder *d)
         return NULL;
     }
     s_live(ctx->root, manifest_app(m), live, sizeof live);
+    if (s_check_vars(ctx, d, &err) != HOIST_OK) {
+        char msg[sizeof err.msg + 64];
+        snprintf(msg, sizeof msg, "%s; nothing was installed", err.msg);
+        s_answer(ctx, id, d->deployment, REJECTED, "vars", msg, live);
+        manifest_destroy(&m);
+        return NULL;
+    }
     if (strcmp(live, manifest_version(m)) == 0) {
         s_answer(ctx, id, d->deployment, ALREADY, "", "", live);
         manifest_destroy(&m);
@@ -662,6 +904,7 @@ order_destroy(order_t **p)
     }
     s_close_pipe(o);
     fetch_destroy(&o->fetch);
+    s_free_vars(o);
     free(o->manifest);
     free(o);
     *p = NULL;

@@ -30,6 +30,16 @@
  * killed leaves a journal that its next start recovers, never a second
  * installer racing that recovery.
  *
+ * The order's variables (`hoist vars`) are checked with the manifest: at
+ * most INSTALL_VARS_MAX, valid names used once, and every sealed value
+ * must open with the agent's own CURVE key pair (common/seal.h); an order
+ * with a box that does not open is answered `rejected` and nothing is
+ * fetched. The daemon keeps only the boxes. The child, a fork that
+ * inherits them in memory (never through a command line or a file),
+ * opens them again, hands the values to the install (install_opts_t.vars)
+ * and wipes them when it is done; the output it reports has each secret
+ * value of four bytes or more masked.
+ *
  * The module sends through the daemon's callback and owns no socket.
  */
 #ifndef HOIST_ORDER_H
@@ -55,6 +65,8 @@ typedef struct {
     const char *root;
     const char *env;
     const char *hook_user; /* NULL: hooks run as the agent's user */
+    zcert_t *cert;         /* the agent's key pair, for sealed variables; NULL:
+                              an order with one is rejected */
     const keys_public_t *trusted;
     size_t n_trusted;
     size_t keep;       /* releases kept, 0 for the default */

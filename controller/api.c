@@ -29,6 +29,7 @@
 #include "store.h"
 #include "uploader.h"
 #include "users.h"
+#include "vars.h"
 #include "zap.h"
 
 #define TOKEN_TTL_MS  (3600 * 1000ULL)
@@ -826,8 +827,8 @@ static const call_command_t s_commands[] = {
 
 /* Every module's table, api.c's own first; each ends with a NULL name. */
 static const call_command_t *const s_tables[] = {
-    s_commands, ledger_commands, policy_commands, promotion_commands,
-    users_commands};
+    s_commands,         ledger_commands, policy_commands,
+    promotion_commands, users_commands,  vars_commands};
 
 static const call_command_t *
 s_find(const char *name)

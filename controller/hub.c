@@ -161,6 +161,106 @@ s_terminal(store_task_state_t s)
            s == STORE_TASK_ROLLED_BACK || s == STORE_TASK_REJECTED;
 }
 
+static void s_finish_if_done(hub_t *self, int64_t id);
+
+/* The variables of one deploy order: what the agent it goes to receives
+ * of its app's variables in its environment. */
+typedef struct {
+    Hoist__Var *items;
+    Hoist__Var **list;
+    size_t n;
+    char missing[STORE_RESULT_SIZE]; /* secrets with no box for the agent */
+    bool nomem;
+} order_vars_t;
+
+static void
+s_vars_free(order_vars_t *v)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        free(v->items[i].key);
+        free(v->items[i].value.data);
+    }
+    free(v->items);
+    free(v->list);
+}
+
+/* store_var_list_for callback: one Var, a secret as the agent's box. */
+static int
+s_var_one(const store_var_t *row, void *arg)
+{
+    order_vars_t *v = arg;
+    if (row->secret && row->value_len == 0) {
+        size_t n = strlen(v->missing);
+        snprintf(v->missing + n, sizeof v->missing - n, "%s%s", n ? ", " : "",
+                 row->key);
+        return 0;
+    }
+    Hoist__Var *items = realloc(v->items, (v->n + 1) * sizeof *items);
+    if (!items) {
+        v->nomem = true;
+        return 1;
+    }
+    v->items = items;
+    Hoist__Var *x = &v->items[v->n];
+    hoist__var__init(x);
+    x->key = strdup(row->key);
+    x->value.data = malloc(row->value_len ? row->value_len : 1);
+    x->value.len = row->value_len;
+    x->sealed = row->secret;
+    v->n++;
+    if (!x->key || !x->value.data) {
+        v->nomem = true;
+        return 1;
+    }
+    memcpy(x->value.data, row->value, row->value_len);
+    return 0;
+}
+
+/* Fills V with deployment D's variables as AGENT gets them. HOIST_ERR_STATE
+ * naming the secrets when some have no box for AGENT (set before it was
+ * accepted): its order cannot be complete. */
+static hoist_err_t
+s_order_vars(hub_t *self, const store_deployment_t *d, const char *agent,
+             order_vars_t *v, hoist_error_t *err)
+{
+    hoist_err_t rc = store_var_list_for(controller_store(self->ctl), d->app,
+                                        d->env, agent, s_var_one, v, err);
+    if (rc == HOIST_OK && !v->nomem) {
+        v->list = malloc((v->n ? v->n : 1) * sizeof *v->list);
+        v->nomem = v->list == NULL;
+    }
+    for (size_t i = 0; rc == HOIST_OK && !v->nomem && i < v->n; i++) {
+        v->list[i] = &v->items[i];
+    }
+    if (rc == HOIST_OK && v->nomem) {
+        rc = error_set(err, HOIST_ERR_NOMEM, "out of memory");
+    } else if (rc == HOIST_OK && v->missing[0]) {
+        rc = error_set(err, HOIST_ERR_STATE,
+                       "secret %s of %s in %s was set before agent %s was "
+                       "accepted, so it is not sealed to this agent; set it "
+                       "again (hoist vars set %s KEY - --env %s --secret) and "
+                       "deploy again",
+                       v->missing, d->app, d->env, agent, d->app, d->env);
+    }
+    return rc;
+}
+
+/* Ends TASK rejected with ERR's message, without sending anything. */
+static void
+s_refuse_task(hub_t *self, store_task_t *task, const hoist_error_t *err)
+{
+    hoist_error_t e = {0};
+    task->state = STORE_TASK_REJECTED;
+    snprintf(task->step, sizeof task->step, "vars");
+    store_task_set_message(task, err->msg, strlen(err->msg));
+    task->updated_at = controller_now();
+    log_warn("deployment %lld: agent %s: %s", (long long)task->deployment_id,
+             task->agent, err->msg);
+    if (store_task_update(controller_store(self->ctl), task, &e) == HOIST_OK) {
+        s_finish_if_done(self, task->deployment_id);
+    }
+}
+
 /* Sends deployment D's order to PEER and marks its task sent. */
 static void
 s_send_order(hub_t *self, peer_t *peer, const store_deployment_t *d)
@@ -169,6 +269,7 @@ s_send_order(hub_t *self, peer_t *peer, const store_deployment_t *d)
     store_release_t *rel = malloc(sizeof *rel);
     store_task_t *task = malloc(sizeof *task);
     store_t *st = controller_store(self->ctl);
+    order_vars_t vars = {0};
     if (!rel || !task ||
         store_release_get(st, d->app, d->version, rel, &err) != HOIST_OK ||
         store_task_get(st, d->id, peer->name, task, &err) != HOIST_OK) {
@@ -178,12 +279,22 @@ s_send_order(hub_t *self, peer_t *peer, const store_deployment_t *d)
     if (s_terminal(task->state)) {
         goto out;
     }
+    if (s_order_vars(self, d, peer->name, &vars, &err) != HOIST_OK) {
+        if (err.code == HOIST_ERR_STATE) {
+            s_refuse_task(self, task, &err);
+        } else {
+            log_warn("deployment %lld: %s", (long long)d->id, err.msg);
+        }
+        goto out;
+    }
     envelope_t e = HOIST__ENVELOPE__INIT;
     Hoist__DeployOrder order = HOIST__DEPLOY_ORDER__INIT;
     order.deployment = (uint64_t)d->id;
     order.manifest.data = rel->manifest;
     order.manifest.len = rel->manifest_len;
     order.rollback = d->kind == STORE_KIND_ROLLBACK;
+    order.n_vars = vars.n;
+    order.vars = vars.list;
     e.body_case = HOIST__ENVELOPE__BODY_DEPLOY;
     e.deploy = &order;
     snprintf(peer->digest, sizeof peer->digest, "%s", rel->digest);
@@ -194,36 +305,49 @@ s_send_order(hub_t *self, peer_t *peer, const store_deployment_t *d)
     }
     s_send(self, peer->routing, &e);
 out:
+    s_vars_free(&vars);
     free(rel);
     free(task);
 }
 
 typedef struct {
-    hub_t *hub;
-    peer_t *peer;
     const char *env;
+    store_deployment_t *list;
+    size_t n;
 } converge_t;
 
 static int
 s_converge_one(const store_deployment_t *d, void *arg)
 {
     converge_t *c = arg;
-    if (strcmp(d->env, c->env) == 0) {
-        s_send_order(c->hub, c->peer, d);
+    if (strcmp(d->env, c->env) != 0) {
+        return 0;
     }
+    store_deployment_t *list = realloc(c->list, (c->n + 1) * sizeof *list);
+    if (!list) {
+        return 1;
+    }
+    c->list = list;
+    c->list[c->n++] = *d;
     return 0;
 }
 
-/* An agent (re)connected: send it what its environment still expects. */
+/* An agent (re)connected: send it what its environment still expects.
+ * The deployments are listed first and sent after: sending may end one
+ * (a task refused for a missing secret), which changes the table. */
 static void
 s_converge(hub_t *self, peer_t *peer, const char *env)
 {
-    converge_t c = {.hub = self, .peer = peer, .env = env};
+    converge_t c = {.env = env};
     hoist_error_t err;
     if (store_deployment_list_running(controller_store(self->ctl),
                                       s_converge_one, &c, &err) != HOIST_OK) {
         log_warn("converging %s: %s", peer->name, err.msg);
     }
+    for (size_t i = 0; i < c.n; i++) {
+        s_send_order(self, peer, &c.list[i]);
+    }
+    free(c.list);
 }
 
 typedef struct {

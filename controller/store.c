@@ -169,6 +169,28 @@ const char *const store_migrations[] = {
     "CREATE INDEX schedules_due ON schedules (at_ms, id)"
     " WHERE state = 'pending';"
     "ALTER TABLE releases ADD COLUMN lifecycle TEXT NOT NULL DEFAULT '';",
+    /* 3: per-environment variables (issue 4). A secret's value is NULL:
+     * only its boxes, each sealed to one agent's CURVE key, are kept, in
+     * var_seals, and go with their variable. */
+    "CREATE TABLE vars ("
+    " id INTEGER PRIMARY KEY,"
+    " app TEXT NOT NULL,"
+    " env TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " secret INTEGER NOT NULL CHECK (secret IN (0, 1)),"
+    " value BLOB,"
+    " size INTEGER NOT NULL CHECK (size >= 0),"
+    " updated_by TEXT NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " UNIQUE (app, env, key),"
+    " CHECK ((secret = 1) = (value IS NULL))"
+    ") STRICT;"
+    "CREATE TABLE var_seals ("
+    " var INTEGER NOT NULL REFERENCES vars (id) ON DELETE CASCADE,"
+    " agent TEXT NOT NULL REFERENCES agents (name),"
+    " box BLOB NOT NULL,"
+    " PRIMARY KEY (var, agent)"
+    ") STRICT;",
 };
 
 const size_t store_migrations_count = N_OF(store_migrations);

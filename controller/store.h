@@ -511,7 +511,7 @@ typedef struct {
     char app[STORE_NAME_SIZE];
     char version[STORE_VERSION_SIZE];
     char env[STORE_NAME_SIZE];
-    int64_t at_ms; /* when it is due, unix milliseconds */
+    int64_t at_ms;     /* when it is due, unix milliseconds */
     char at_text[128]; /* as the user wrote it, with its zone */
     store_schedule_state_t state;
     char created_by[STORE_NAME_SIZE];
@@ -554,5 +554,73 @@ hoist_err_t store_schedule_finish(store_t *s, int64_t id,
                                   store_schedule_state_t state,
                                   const char *note, int64_t deployment_id,
                                   hoist_error_t *err);
+
+/* --- per-environment variables ----------------------------------------- */
+
+/* A variable an app's hooks get in one environment (`hoist vars set`).
+ * A plain variable's value is kept as it is. A secret is never kept in
+ * clear: the caller seals it to each accepted agent of the environment
+ * (seal.h) and the store keeps only those boxes, one per agent, so the
+ * controller's disk holds nothing the controller could decrypt. An agent
+ * accepted after a secret was set has no box for it until it is set
+ * again. Setting a variable replaces it whole, boxes included. */
+
+#define STORE_VAR_KEY_SIZE  65          /* [A-Z_][A-Z0-9_]{0,63} */
+#define STORE_VAR_VALUE_MAX (64 * 1024) /* bytes of a value in clear */
+#define STORE_VAR_BOX_MAX   (STORE_VAR_VALUE_MAX + 64) /* one sealed box */
+
+/* About 64 KiB: allocate it rather than putting it on a small stack. */
+typedef struct {
+    char app[STORE_NAME_SIZE];
+    char env[STORE_NAME_SIZE];
+    char key[STORE_VAR_KEY_SIZE];
+    bool secret;
+    size_t size; /* bytes of the value in clear, a secret's too */
+    /* A plain variable's value. For a secret: nothing in store_var_list,
+     * the box sealed to the agent asked about in store_var_list_for. */
+    uint8_t value[STORE_VAR_BOX_MAX];
+    size_t value_len;
+    char updated_by[STORE_NAME_SIZE];
+    int64_t updated_at;
+} store_var_t;
+
+/* A secret's box for one agent, as store_var_set takes it. */
+typedef struct {
+    const char *agent;
+    const uint8_t *box;
+    size_t len;
+} store_var_seal_t;
+
+typedef int (*store_var_fn)(const store_var_t *row, void *arg);
+
+/* Sets variable V (app, env, key, secret, size, updated_by, updated_at,
+ * and a plain variable's value), replacing the one of the same app, env
+ * and key with its boxes, and stores the N boxes SEALS of a secret: all
+ * or nothing, in its own transaction unless one is open. USAGE for an
+ * empty app, env, key or updated_by, a secret given a value (its clear
+ * value is never stored) or a plain variable given boxes; LIMIT for a
+ * value or box too long; STORE_ERR_NOTFOUND when a box names an agent
+ * that does not exist. */
+hoist_err_t store_var_set(store_t *s, const store_var_t *v,
+                          const store_var_seal_t *seals, size_t n,
+                          hoist_error_t *err);
+
+/* Removes APP's variable KEY in ENV and its boxes; STORE_ERR_NOTFOUND if
+ * there is none. */
+hoist_err_t store_var_unset(store_t *s, const char *app, const char *env,
+                            const char *key, hoist_error_t *err);
+
+/* Calls FN for each variable of APP in ENV (every environment when ENV is
+ * NULL or ""), by environment then key. A secret comes without a value. */
+hoist_err_t store_var_list(store_t *s, const char *app, const char *env,
+                           store_var_fn fn, void *arg, hoist_error_t *err);
+
+/* Calls FN for each variable of APP in ENV as agent AGENT receives it, by
+ * key: a plain one with its value, a secret with the box sealed to AGENT
+ * (value_len 0 when there is none: it was set before AGENT was
+ * accepted). */
+hoist_err_t store_var_list_for(store_t *s, const char *app, const char *env,
+                               const char *agent, store_var_fn fn, void *arg,
+                               hoist_error_t *err);
 
 #endif

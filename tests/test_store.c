@@ -1414,7 +1414,7 @@ static void
 test_new_schema_tables(void **state)
 {
     su_fixture_t *f = *state;
-    assert_int_equal(store_schema_version(f->s), 2);
+    assert_true(store_schema_version(f->s) >= 2);
     assert_int_equal(s_raw_int(f->path,
                                "SELECT count(*) FROM sqlite_master WHERE "
                                "type = 'table' AND name IN ('audit', "
