@@ -10,6 +10,8 @@
  */
 #include "install.h"
 
+#include "envname.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -96,11 +98,7 @@ install_opts_default(install_opts_t *o)
 bool
 install_var_key_valid(const char *key)
 {
-    size_t n = strlen(key);
-    return n >= 1 && n <= INSTALL_VAR_KEY_MAX &&
-           !(key[0] >= '0' && key[0] <= '9') &&
-           strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n &&
-           strncmp(key, "HOIST_", 6) != 0;
+    return envname_check(key, NULL) == HOIST_OK;
 }
 
 hoist_err_t

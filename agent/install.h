@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "envname.h"
 #include "error.h"
 #include "keys.h"
 #include "manifest.h"
@@ -30,7 +31,7 @@ typedef struct {
 } install_var_t;
 
 #define INSTALL_VARS_MAX      256 /* variables of one order */
-#define INSTALL_VAR_KEY_MAX   64
+#define INSTALL_VAR_KEY_MAX   ENVNAME_MAX
 #define INSTALL_VAR_VALUE_MAX (64 * 1024)
 #define INSTALL_VARS_FILE     ".hoist/env" /* in the release directory */
 
@@ -63,8 +64,8 @@ typedef struct {
 /* Defaults: keep 5, unpack_limits_default, everything else unset. */
 void install_opts_default(install_opts_t *o);
 
-/* True when KEY may name a variable: [A-Z_][A-Z0-9_]{0,63} and not
- * starting with HOIST_ (the hooks' own variables). Pure. */
+/* True when KEY may name a variable (envname_check: [A-Z_][A-Z0-9_]{0,63},
+ * not HOIST_*, not a loader's or shell's variable). Pure. */
 bool install_var_key_valid(const char *key);
 
 /* HOIST_OK when the N variables VARS may be given to hooks: at most

@@ -26,6 +26,7 @@
 #include "atomicfile.h"
 #include "config.h"
 #include "duration.h"
+#include "envname.h"
 #include "input.h"
 #include "keys.h"
 #include "output.h"
@@ -38,7 +39,6 @@
 #define S_PUBKEY_MAX    4096          /* a release key's .pub file */
 #define S_WORDS_MAX     64            /* "release create" and its kind */
 #define S_PIPELINE_MAX  (1024 * 1024) /* a pipeline file (hoist apply) */
-#define S_VAR_KEY_MAX   64            /* a variable's name */
 #define S_VAR_VALUE_MAX (64 * 1024)   /* a variable's value */
 
 static int s_keygen(commands_ctx_t *, const commands_entry_t *,
@@ -816,20 +816,14 @@ s_audit_verify(commands_ctx_t *ctx, const commands_entry_t *self,
 
 /* ---- variables ---------------------------------------------------------- */
 
-/* Checks KEY against [A-Z_][A-Z0-9_]{0,63}: it becomes an environment
- * variable of the hooks. Returns -1 when it passes, else 2. */
+/* Checks KEY with envname_check, the rule the controller and the agents
+ * apply too. Returns -1 when it passes, else 2. */
 static int
 s_check_var_key(const commands_entry_t *self, const char *key)
 {
-    size_t n = strlen(key);
-    bool ok = n >= 1 && n <= S_VAR_KEY_MAX && !isdigit((unsigned char)key[0]) &&
-              strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
-    if (!ok) {
-        return s_usage(self,
-                       "KEY '%.80s' cannot be an environment variable: use "
-                       "A-Z, 0-9 and _, not starting with a digit, at most "
-                       "%d characters (DB_URL, API_TOKEN)",
-                       key, S_VAR_KEY_MAX);
+    hoist_error_t err = {0};
+    if (envname_check(key, &err) != HOIST_OK) {
+        return s_usage(self, "KEY: %s", err.msg);
     }
     return -1;
 }

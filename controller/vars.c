@@ -6,6 +6,8 @@
  */
 #include "vars.h"
 
+#include "envname.h"
+
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,25 +22,7 @@
 hoist_err_t
 vars_check_key(const char *key, hoist_error_t *err)
 {
-    size_t n = strlen(key);
-    bool ok = n >= 1 && n <= VARS_KEY_MAX &&
-              !(key[0] >= '0' && key[0] <= '9') &&
-              strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
-    if (!ok) {
-        return error_set(err, HOIST_ERR_USAGE,
-                         "'%.80s' cannot name a variable: use A-Z, 0-9 and _, "
-                         "not starting with a digit, at most %d characters "
-                         "(DB_URL, API_TOKEN)",
-                         key, VARS_KEY_MAX);
-    }
-    if (strncmp(key, "HOIST_", 6) == 0) {
-        return error_set(err, HOIST_ERR_USAGE,
-                         "%s: names starting with HOIST_ are the hooks' own "
-                         "variables (HOIST_APP, HOIST_VERSION, ...); choose "
-                         "another name",
-                         key);
-    }
-    return HOIST_OK;
+    return envname_check(key, err);
 }
 
 hoist_err_t

@@ -21,9 +21,10 @@
 #include <stdint.h>
 
 #include "call.h"
+#include "envname.h"
 #include "error.h"
 
-#define VARS_KEY_MAX 64 /* characters of a variable's name */
+#define VARS_KEY_MAX ENVNAME_MAX /* characters of a variable's name */
 /* Variables of one app in one environment: what one DeployOrder carries
  * (the agent refuses an order with more). */
 #define VARS_MAX 256

@@ -2124,12 +2124,14 @@ test_cli_vars_refused(void **state)
     char longkey[66];
     memset(longkey, 'K', 65);
     longkey[65] = '\0';
-    const char *const keys[] = {"db_url", "1X", "A-B", "A B", "", "É", longkey};
+    const char *const keys[] = {"db_url",     "1X",      "A-B",   "A B",
+                                "",           "É",       longkey, "HOIST_APP",
+                                "LD_PRELOAD", "BASH_ENV"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         tu_run_t r =
             s_hoist("vars", "set", "web", keys[i], "v", "--env", "dev");
         assert_int_equal(r.status, 2);
-        assert_contains(r.out, "cannot be an environment variable");
+        assert_contains(r.out, "KEY: ");
         tu_run_free(&r);
         r = s_hoist("vars", "unset", "web", keys[i], "--env", "dev");
         assert_int_equal(r.status, 2);

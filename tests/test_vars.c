@@ -44,21 +44,26 @@ test_keys(void **state)
     char longest[VARS_KEY_MAX + 2];
     memset(longest, 'K', sizeof longest);
     longest[VARS_KEY_MAX] = '\0';
-    const char *good[] = {"DB_URL", "_PRIVATE", "A1", "X", longest, "HOIST"};
+    const char *good[] = {"DB_URL", "_PRIVATE", "A1",   "X",
+                          longest,  "HOIST",    "PATH", "LD"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         assert_int_equal(vars_check_key(good[i], &err), HOIST_OK);
         assert_true(install_var_key_valid(good[i]));
     }
     longest[VARS_KEY_MAX] = 'K';
     longest[VARS_KEY_MAX + 1] = '\0';
-    const char *bad[] = {"",  "1ABC",  "db_url",    "DB-URL", "DB URL",
-                         "É", longest, "HOIST_APP", "HOIST_"};
+    const char *bad[] = {"",       "1ABC",       "db_url",          "DB-URL",
+                         "DB URL", "É",          longest,           "HOIST_APP",
+                         "HOIST_", "LD_PRELOAD", "LD_LIBRARY_PATH", "BASH_ENV",
+                         "ENV",    "IFS",        "GCONV_PATH"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         assert_int_equal(vars_check_key(bad[i], &err), HOIST_ERR_USAGE);
         assert_false(install_var_key_valid(bad[i]));
     }
     assert_int_equal(vars_check_key("HOIST_VERSION", &err), HOIST_ERR_USAGE);
     assert_non_null(strstr(err.msg, "hooks' own variables"));
+    assert_int_equal(vars_check_key("LD_PRELOAD", &err), HOIST_ERR_USAGE);
+    assert_non_null(strstr(err.msg, "signed hooks"));
 }
 
 static void
