@@ -327,6 +327,12 @@ s_release_begin(call_t *c)
     }
     const char *lifecycle = call_opt(c, "lifecycle");
     hoist_err_t rc = HOIST_OK;
+    /* The lifecycle decides which gates the release will meet (hotfix may
+     * skip qa), so choosing one takes the right to promote. */
+    if (lifecycle && lifecycle[0] && !call_allowed(c, RBAC_PROMOTE, NULL)) {
+        free(ts);
+        return c->exit;
+    }
     if (lifecycle && lifecycle[0] &&
         !pipeline_lifecycle(policy_pipeline(controller_policy(c->ctl)),
                             lifecycle)) {
@@ -553,10 +559,17 @@ s_deploy(call_t *c)
                    STORE_KIND_DEPLOY);
 }
 
+/* Finds, in APP's deployments into ENV (newest first), the version live
+ * there (the newest that succeeded) and the one before it: the release
+ * that was live before the live version first arrived by a deploy, so
+ * that rolling back twice goes further back, not forward again. With TO
+ * set, it only says whether TO succeeded there before (SEEN_TO). */
 typedef struct {
-    const char *app, *env;
-    char live[STORE_VERSION_SIZE];   /* latest succeeded version */
-    char before[STORE_VERSION_SIZE]; /* the one before it */
+    const char *app, *env, *to;
+    char live[STORE_VERSION_SIZE];
+    bool origin; /* passed the deploy that first brought LIVE */
+    char before[STORE_VERSION_SIZE];
+    bool seen_to;
 } rollback_find_t;
 
 static int
@@ -566,11 +579,22 @@ s_rollback_scan(const store_deployment_t *d, void *arg)
     if (strcmp(d->env, f->env) != 0 || d->state != STORE_DEPLOY_SUCCEEDED) {
         return 0;
     }
+    if (f->to) {
+        f->seen_to |= strcmp(d->version, f->to) == 0;
+        return f->seen_to;
+    }
     if (!f->live[0]) {
         snprintf(f->live, sizeof f->live, "%s", d->version);
-    } else if (strcmp(d->version, f->live) != 0) {
+        f->origin = d->kind == STORE_KIND_DEPLOY;
+        return 0;
+    }
+    if (strcmp(d->version, f->live) == 0) {
+        f->origin |= d->kind == STORE_KIND_DEPLOY;
+        return 0;
+    }
+    if (f->origin) {
         snprintf(f->before, sizeof f->before, "%s", d->version);
-        return 1; /* newest first: the first other version is it */
+        return 1;
     }
     return 0;
 }
@@ -578,26 +602,33 @@ s_rollback_scan(const store_deployment_t *d, void *arg)
 static int
 s_rollback(call_t *c)
 {
-    rollback_find_t f = {.app = call_arg(c, 0), .env = call_opt(c, "env")};
-    const char *to = call_opt(c, "to");
+    rollback_find_t f = {.app = call_arg(c, 0),
+                         .env = call_opt(c, "env"),
+                         .to = call_opt(c, "to")};
     hoist_error_t err = {0};
     if (!f.env) {
         return call_refuse(c, HOIST_ERR_USAGE, "rollback needs --env ENV");
     }
-    if (!to) {
-        if (store_deployment_list(controller_store(c->ctl), f.app,
-                                  s_rollback_scan, &f, &err) != HOIST_OK) {
-            return call_fail(c, &err);
-        }
-        if (!f.before[0]) {
-            return call_refuse(c, HOIST_ERR_NOTFOUND,
-                               "%s has no earlier release that succeeded in %s "
-                               "to roll back to (name one with --to)",
-                               f.app, f.env);
-        }
-        to = f.before;
+    if (store_deployment_list(controller_store(c->ctl), f.app, s_rollback_scan,
+                              &f, &err) != HOIST_OK) {
+        return call_fail(c, &err);
     }
-    return s_start(c, f.app, to, f.env, STORE_KIND_ROLLBACK);
+    /* A rollback passes no gate: it only returns ENV to a release that
+     * already ran there successfully. */
+    if (f.to && !f.seen_to) {
+        return call_refuse(c, HOIST_ERR_NOTFOUND,
+                           "%s %s never succeeded in %s: a rollback goes back "
+                           "to a release that ran there (promote it instead)",
+                           f.app, f.to, f.env);
+    }
+    if (!f.to && !f.before[0]) {
+        return call_refuse(c, HOIST_ERR_NOTFOUND,
+                           "%s has no earlier release that succeeded in %s "
+                           "to roll back to (name one with --to)",
+                           f.app, f.env);
+    }
+    return s_start(c, f.app, f.to ? f.to : f.before, f.env,
+                   STORE_KIND_ROLLBACK);
 }
 
 static int
@@ -792,10 +823,11 @@ static const call_command_t s_commands[] = {
      "token create --env ENV", false},
     {"agents.list", s_agents_list, 0, RBAC_READ, NULL,
      "agents [list] [--env ENV]", true},
-    {"agents.accept", s_agents_accept, 1, RBAC_AGENTS_MANAGE, NULL,
-     "agents accept NAME", false},
-    {"agents.revoke", s_agents_revoke, 1, RBAC_AGENTS_MANAGE, NULL,
-     "agents revoke NAME", false},
+    /* The agent's environment is checked in the handler (s_agent_set). */
+    {"agents.accept", s_agents_accept, 1, RBAC_READ, NULL, "agents accept NAME",
+     false},
+    {"agents.revoke", s_agents_revoke, 1, RBAC_READ, NULL, "agents revoke NAME",
+     false},
     {"trust.add", s_trust_add, 0, RBAC_TRUST_MANAGE, NULL, "trust add PUBFILE",
      false},
     {"trust.list", s_trust_list, 0, RBAC_TRUST_LIST, NULL, "trust list", true},

@@ -121,7 +121,14 @@ deployments_start(controller_t *ctl, const char *user, const char *app,
     }
     zlistx_destroy(&agents);
     if (rc == HOIST_OK) {
-        rc = hub_start(controller_hub(ctl), d.id, err);
+        /* Recorded: it exists and runs whatever happens to this first
+         * round of orders; agents that miss it get it when they next say
+         * hello (the hub converges them). */
+        hoist_error_t e = {0};
+        if (hub_start(controller_hub(ctl), d.id, &e) != HOIST_OK) {
+            log_warn("deployment %lld: sending its orders: %s", (long long)d.id,
+                     e.msg);
+        }
     }
     if (rc == HOIST_OK) {
         log_info("deployment %lld: %s %s %s to %s by %s", (long long)d.id,

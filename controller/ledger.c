@@ -21,6 +21,31 @@
  * variable's value travels as data; the list is the guard for later). */
 static const char *const s_hidden[] = {"value", NULL};
 
+/* Makes BUF safe to print and to put in JSON, in place: every control
+ * character and every byte that is not part of valid UTF-8 becomes '?',
+ * so a request cannot forge lines or terminal escapes in `hoist audit`. */
+static void
+s_clean(char *buf)
+{
+    unsigned char *p = (unsigned char *)buf;
+    while (*p) {
+        size_t n = *p < 0x80           ? 1
+                   : (*p >> 5) == 0x6  ? 2
+                   : (*p >> 4) == 0xe  ? 3
+                   : (*p >> 3) == 0x1e ? 4
+                                       : 0;
+        bool ok = n > 0;
+        for (size_t i = 1; ok && i < n; i++) {
+            ok = (p[i] & 0xc0) == 0x80;
+        }
+        if (!ok || (n == 1 && (*p < 0x20 || *p == 0x7f))) {
+            *p++ = '?';
+        } else {
+            p += n;
+        }
+    }
+}
+
 static void
 s_target(const call_t *c, char *buf, size_t len)
 {
@@ -74,9 +99,15 @@ s_append(controller_t *ctl, const char *user, const char *action,
          const char *target, const char *result, int exit_code)
 {
     hoist_error_t err = {0};
-    if (store_audit_append(controller_store(ctl), zclock_time(), user, action,
-                           target, result, exit_code, "", NULL,
-                           &err) != HOIST_OK) {
+    char act[STORE_ACTION_SIZE], tgt[STORE_TARGET_SIZE], res[STORE_RESULT_SIZE];
+    snprintf(act, sizeof act, "%s", action);
+    snprintf(tgt, sizeof tgt, "%s", target);
+    snprintf(res, sizeof res, "%s", result);
+    s_clean(act);
+    s_clean(tgt);
+    s_clean(res);
+    if (store_audit_append(controller_store(ctl), zclock_time(), user, act, tgt,
+                           res, exit_code, "", NULL, &err) != HOIST_OK) {
         log_error("audit log: could not record %s by %s: %s", action, user,
                   err.msg);
     }

@@ -10,9 +10,9 @@
  * A schedule fires in two commits: the deployment (deployments_start
  * commits it with its tasks before the hub sees it), then the schedule's
  * end. A controller killed between the two finds the schedule pending at
- * its next start; its gates are checked again and the deployment still
- * running (or already done) is named in the refusal, so nothing is
- * deployed twice.
+ * its next start, finds the deployment it had started (same version,
+ * environment and creator, created after the schedule's time) and records
+ * that, so nothing is deployed twice.
  */
 #include "promotion.h"
 
@@ -75,8 +75,10 @@ s_upstream_row(const store_deployment_t *d, void *arg)
     if (strcmp(d->env, u->env) != 0) {
         return 0;
     }
+    /* A rollback away from the version takes its success back; a rollback
+     * to it does not. */
     if (d->kind == STORE_KIND_ROLLBACK) {
-        if (!u->rollback_id) {
+        if (!u->rollback_id && strcmp(d->version, u->version) != 0) {
             u->rollback_id = d->id;
         }
         return 0;
@@ -91,6 +93,7 @@ s_upstream_row(const store_deployment_t *d, void *arg)
 }
 
 typedef struct {
+    store_t *st;
     gates_approval_t list[64];
     char users[64][STORE_NAME_SIZE];
     char envs[64][STORE_NAME_SIZE];
@@ -102,6 +105,13 @@ s_approval_row(const store_approval_t *a, void *arg)
 {
     approvals_t *ap = arg;
     rbac_role_t role;
+    store_user_t now;
+    /* An approval counts while its author is a user with the role they
+     * approved with: not after removal (a lost key) or a change of role. */
+    if (store_user_get(ap->st, a->user, &now, NULL) != HOIST_OK ||
+        strcmp(now.role, a->role) != 0) {
+        return 0;
+    }
     if (ap->n < 64 && rbac_role_parse(a->role, &role, NULL) == HOIST_OK) {
         snprintf(ap->users[ap->n], sizeof ap->users[0], "%s", a->user);
         snprintf(ap->envs[ap->n], sizeof ap->envs[0], "%s", a->env);
@@ -137,6 +147,7 @@ s_gates(controller_t *ctl, const ask_t *ask, gates_result_t *out,
     if (!ap) {
         return error_set(err, HOIST_ERR_NOMEM, "out of memory");
     }
+    ap->st = st;
     hoist_err_t rc = deployments_running(ctl, ask->app, ask->env, running, err);
     hoist_error_t e = {0};
     /* Not in the lifecycle: gates_check reports it as a gate. */
@@ -353,11 +364,16 @@ out:
 
 /* --- approve ------------------------------------------------------------- */
 
+typedef struct {
+    const char *role; /* the role whose approvals count; NULL: none do */
+    int n;
+} counted_t;
+
 static int
 s_count_approval(const store_approval_t *a, void *arg)
 {
-    (void)a;
-    (*(int *)arg)++;
+    counted_t *k = arg;
+    k->n += k->role && strcmp(a->role, k->role) == 0;
     return 0;
 }
 
@@ -369,12 +385,13 @@ s_approve(call_t *c)
     const pipeline_t *p = policy_pipeline(controller_policy(c->ctl));
     const pipeline_env_t *e = env ? pipeline_env(p, env) : NULL;
     store_approval_t a = {.created_at = controller_now()};
-    int have = 0;
+    counted_t have = {0};
     if (!e) {
         return call_refuse(c, HOIST_ERR_USAGE,
                            "approve needs --env ENV, an environment of the "
                            "pipeline");
     }
+    have.role = e->approvals ? rbac_role_name(e->approval_role) : NULL;
     snprintf(a.app, sizeof a.app, "%s", call_arg(c, 0));
     snprintf(a.version, sizeof a.version, "%s", call_arg(c, 1));
     snprintf(a.env, sizeof a.env, "%s", env);
@@ -386,17 +403,24 @@ s_approve(call_t *c)
                             s_count_approval, &have, &err) != HOIST_OK) {
         return call_fail(c, &err);
     }
-    call_say(c,
-             "%s approved %s %s for %s (%d approval%s; %s needs %u from "
-             "%s)\n",
-             a.user, a.app, a.version, env, have, have == 1 ? "" : "s", env,
-             e->approvals,
-             e->approvals ? rbac_role_name(e->approval_role) : "nobody");
-    json_object_set_new(c->json, "approvals", json_integer(have));
+    /* Only approvals from the required role count toward the gate. */
+    if (e->approvals) {
+        call_say(c,
+                 "%s (%s) approved %s %s for %s: %d of the %u approval%s "
+                 "from %s that %s needs%s\n",
+                 a.user, a.role, a.app, a.version, env, have.n, e->approvals,
+                 e->approvals == 1 ? "" : "s", have.role, env,
+                 strcmp(a.role, have.role) != 0 ? " (yours is not one of them)"
+                                                : "");
+    } else {
+        call_say(c, "%s approved %s %s for %s (%s needs no approval)\n", a.user,
+                 a.app, a.version, env, env);
+    }
+    json_object_set_new(c->json, "approvals", json_integer(have.n));
     json_object_set_new(c->json, "required", json_integer(e->approvals));
     s_announce(c->ctl, "approval.given", a.app, a.version, env, a.user,
                json_pack("{s:s,s:s,s:i,s:i}", "role", a.role, "comment",
-                         a.comment, "approvals", have, "required",
+                         a.comment, "approvals", have.n, "required",
                          (int)e->approvals));
     return 0;
 }
@@ -487,6 +511,38 @@ const call_command_t promotion_commands[] = {
 /* --- firing ----------------------------------------------------------------
  */
 
+/* A deployment this schedule already started: one of its version into
+ * its environment by its creator, created at or after its time. Finds
+ * what a controller killed between starting the deployment and recording
+ * the schedule's end left behind, so that it is recorded, not repeated. */
+typedef struct {
+    const store_schedule_t *s;
+    int64_t id;
+} started_t;
+
+static int
+s_started_row(const store_deployment_t *d, void *arg)
+{
+    started_t *f = arg;
+    if (d->kind == STORE_KIND_DEPLOY && strcmp(d->env, f->s->env) == 0 &&
+        strcmp(d->version, f->s->version) == 0 &&
+        strcmp(d->created_by, f->s->created_by) == 0 &&
+        d->created_at >= f->s->at_ms / 1000) {
+        f->id = d->id;
+        return 1;
+    }
+    return 0;
+}
+
+/* Turns S into one line in place: each line break becomes ';'. */
+static void
+s_one_line(char *s)
+{
+    for (char *p = s; (p = strchr(p, '\n')) != NULL;) {
+        *p = ';';
+    }
+}
+
 /* Fires schedule S as its creator; returns what to record. */
 static void
 s_fire(controller_t *ctl, const store_schedule_t *s, int64_t now_ms,
@@ -508,10 +564,28 @@ s_fire(controller_t *ctl, const store_schedule_t *s, int64_t now_ms,
     }
     snprintf(target, sizeof target, "schedule %lld: %s %s -> %s",
              (long long)s->id, s->app, s->version, s->env);
+    started_t already = {.s = s};
+    rbac_role_t role;
     if (!r || !g) {
         snprintf(note, sizeof note, "out of memory");
+    } else if (store_deployment_list(st, s->app, s_started_row, &already,
+                                     &err) == HOIST_OK &&
+               already.id) {
+        end = STORE_SCHEDULE_FIRED;
+        id = already.id;
+        snprintf(note, sizeof note,
+                 "deployment %lld (started before the controller stopped)",
+                 (long long)id);
     } else if (store_user_get(st, s->created_by, &user, &err) != HOIST_OK ||
                store_release_get(st, s->app, s->version, r, &err) != HOIST_OK) {
+        snprintf(note, sizeof note, "refused%s: %s", late, err.msg);
+    } else if (rbac_role_parse(user.role, &role, &err) != HOIST_OK ||
+               rbac_check(user.name, role, user.env, RBAC_PROMOTE, s->env,
+                          &err) != HOIST_OK ||
+               (s->override_freeze &&
+                rbac_check(user.name, role, user.env, RBAC_FREEZE_OVERRIDE,
+                           s->env, &err) != HOIST_OK)) {
+        /* Its creator's role is checked again: it may have changed. */
         snprintf(note, sizeof note, "refused%s: %s", late, err.msg);
     } else {
         ask_t ask = {.app = s->app,
@@ -545,7 +619,7 @@ s_fire(controller_t *ctl, const store_schedule_t *s, int64_t now_ms,
                      late);
         }
     }
-    note[strcspn(note, "\n")] = '\0';
+    s_one_line(note);
     if (store_schedule_finish(st, s->id, end, note, id, &err) != HOIST_OK) {
         log_error("schedule %lld: %s", (long long)s->id, err.msg);
     }

@@ -5,8 +5,9 @@
  * looks the caller up and asks; the audit log records the answer.
  *
  * Roles, from the issue: only a release manager (or an admin) moves
- * releases (promote, deploy, roll back); QA approves; operators manage
- * agents and tokens; viewers read; an admin does everything. The table
+ * releases (promote, roll back; a direct deploy is the admin's); QA
+ * approves; operators manage agents and tokens; viewers read; an admin
+ * does everything. The table
  * (A admin, R release-manager, Q qa, O operator, V viewer; "env" marks an
  * action that touches one environment and so falls under a user's scope):
  *
@@ -16,7 +17,7 @@
  *     users list, vars list
  *   audit, audit verify               x x x x x  -
  *   release create                    x x x x .  -
- *   deploy APP VERSION --env ENV      x x . . .  env
+ *   deploy APP VERSION --env ENV      x . . . .  env
  *   promote APP VERSION --to ENV      x x . . .  env
  *   rollback APP --env ENV            x x . . .  env
  *   approve APP VERSION --env ENV     x x x . .  env
@@ -37,7 +38,11 @@
  *     record); secret values are never shown to anyone anyway.
  *   - release create: a release is what a trusted release key signed; the
  *     uploader (CI) adds nothing to that trust, so any role but viewer.
- *   - deploy: a direct deploy moves a release like a promotion does.
+ *   - deploy: a direct deploy passes no gate (no lifecycle order, no
+ *     approval, no window, no freeze): it is the admin's way around the
+ *     pipeline, on the record like everything else. Release managers
+ *     move releases with promote, which checks every gate (the first
+ *     environment of a lifecycle has no upstream gate).
  *   - approve: QA, and the release manager, since a pipeline may ask for
  *     a release manager's approval; the gate counts only approvals from
  *     the role the environment requires.

@@ -490,13 +490,19 @@ test_rollback_to_previous_and_kept(void **state)
             free(live);
         }
     }
-    /* A version no agent keeps any more cannot be rolled back to. */
+    /* 1.0.0 is the oldest: rolling back again does not go forward to the
+     * 3.0.0 that was live before the last rollback. */
+    tu_run_t r =
+        fu_hoist(f, (const char *[]){"rollback", "web", "--env", "dev", NULL});
+    assert_int_equal(r.status, 2);
+    assert_contains(r.out, "no earlier release that succeeded in dev");
+    tu_run_free(&r);
+    /* A version that never ran in dev is no rollback target: promote it. */
     fu_release(f, "0.9.0", 4, FU_GOOD_SPEC);
-    tu_run_t r = fu_hoist(f, (const char *[]){"rollback", "web", "--env", "dev",
-                                              "--to", "0.9.0", "--wait", NULL});
-    assert_int_equal(r.status, 1);
-    assert_contains(r.out, "is not kept on this machin");
-    assert_contains(r.out, "deployment 6 failed");
+    r = fu_hoist(f, (const char *[]){"rollback", "web", "--env", "dev", "--to",
+                                     "0.9.0", "--wait", NULL});
+    assert_int_equal(r.status, 2);
+    assert_contains(r.out, "web 0.9.0 never succeeded in dev");
     tu_run_free(&r);
     char *live = fu_live(f, a);
     assert_string_equal(live, "1.0.0");

@@ -195,6 +195,11 @@ test_roles_and_approval(void **state)
         f, "rita",
         (const char *[]){"approve", "web", "2.0.0", "--env", "staging", NULL});
     assert_int_equal(r.status, 0);
+    assert_contains(r.out, "yours is not one of them");
+    tu_run_free(&r);
+    r = s_as(f, "rita", promote);
+    assert_int_equal(r.status, 4);
+    assert_contains(r.out, "has 0");
     tu_run_free(&r);
     r = s_as(f, "quinn",
              (const char *[]){"approve", "web", "2.0.0", "--env", "staging",
@@ -368,7 +373,15 @@ test_audit_edit_detected(void **state)
              (const char *[]){"trust", "remove", "0000000000000000", NULL});
     assert_int_equal(r.status, 3); /* refused, and recorded */
     tu_run_free(&r);
-    json_t *j = fu_hoist_json(f, (const char *[]){"audit", "verify", NULL});
+    json_t *j = fu_hoist_json(f, (const char *[]){"audit", NULL});
+    json_t *entries = json_object_get(j, "entries");
+    json_t *row = json_array_get(entries, json_array_size(entries) - 1);
+    assert_string_equal(json_string_value(json_object_get(row, "user")), "vic");
+    assert_string_equal(json_string_value(json_object_get(row, "action")),
+                        "trust.remove");
+    assert_int_equal(json_integer_value(json_object_get(row, "exit")), 3);
+    json_decref(j);
+    j = fu_hoist_json(f, (const char *[]){"audit", "verify", NULL});
     assert_true(json_is_true(json_object_get(j, "ok")));
     assert_true(json_integer_value(json_object_get(j, "rows")) >= 3);
     json_decref(j);
@@ -393,9 +406,19 @@ test_audit_edit_detected(void **state)
                                   NULL, NULL, &msg),
                      SQLITE_OK);
     sqlite3_close(h);
-    char *out = s_expect(f, 1, (const char *[]){"audit", "verify", NULL});
-    assert_contains(out, "2");
+    char *out =
+        s_expect(f, 1, (const char *[]){"--json", "audit", "verify", NULL});
+    j = strchr(out, '{')
+            ? json_loads(strchr(out, '{'), JSON_DISABLE_EOF_CHECK, NULL)
+            : NULL;
+    if (!j) {
+        print_error("not JSON: %s\n", out);
+    }
     free(out);
+    assert_non_null(j);
+    assert_false(json_is_true(json_object_get(j, "ok")));
+    assert_int_equal(json_integer_value(json_object_get(j, "bad_id")), 2);
+    json_decref(j);
     j = fu_hoist_json(f, (const char *[]){"audit", NULL});
     bool seen = false;
     json_t *e;
@@ -429,7 +452,9 @@ test_notifications(void **state)
     tu_write(good, text, (size_t)-1, 0755);
     char pidfile[PATH_MAX + 8];
     snprintf(pidfile, sizeof pidfile, "%s/slow.pid", f->dir);
-    snprintf(text, sizeof text, "#!/bin/sh\necho $$ > %s\nexec sleep 60\n",
+    /* The first delivery writes its pid; later ones leave it. */
+    snprintf(text, sizeof text,
+             "#!/bin/sh\n[ -e %s ] || echo $$ > %s\nexec sleep 60\n", pidfile,
              pidfile);
     tu_write(slow, text, (size_t)-1, 0755);
     snprintf(text, sizeof text,
@@ -450,10 +475,9 @@ test_notifications(void **state)
     free(s_expect(f, 0,
                   (const char *[]){"promote", "web", "6.0.0", "--to",
                                    "production", "--wait", NULL}));
-    /* The promotion went through while production's notifier still hangs
-     * (on the refusal, or on promotion.started after it): had a send
-     * waited for the notifier, it would have been killed at its 10 s
-     * limit before the reply came. */
+    /* The second promotion went through while production's notifier still
+     * hangs on the first one's refusal: had sending waited for it, the
+     * refusal itself would have waited until its 10 s limit killed it. */
     char *pid = tu_read(pidfile, NULL);
     assert_non_null(pid);
     assert_int_equal(kill((pid_t)atoi(pid), 0), 0);
@@ -513,7 +537,11 @@ test_one_at_a_time_and_cancel(void **state)
              (long long)first);
     assert_contains(out, want);
     free(out);
-    /* A schedule cancelled before its time is left alone. */
+    char first_id[32];
+    snprintf(first_id, sizeof first_id, "%lld", (long long)first);
+    fu_assert_ends(f, first_id, "succeeded", WAIT_MS);
+    /* A schedule cancelled before its time is left alone (had it fired,
+     * nothing would stop it now: it would start a new deployment). */
     j = fu_hoist_json(f, (const char *[]){"promote", "web", "7.0.0", "--to",
                                           "qa", "--at", "+2s", NULL});
     char id[32];

@@ -91,7 +91,7 @@ test_table_unscoped(void **state)
         {RBAC_AUDIT_READ, {1, 1, 1, 1, 1}},
         {RBAC_AUDIT_VERIFY, {1, 1, 1, 1, 1}},
         {RBAC_RELEASE_CREATE, {1, 1, 1, 1, 0}},
-        {RBAC_DEPLOY, {1, 1, 0, 0, 0}},
+        {RBAC_DEPLOY, {1, 0, 0, 0, 0}},
         {RBAC_PROMOTE, {1, 1, 0, 0, 0}},
         {RBAC_ROLLBACK, {1, 1, 0, 0, 0}},
         {RBAC_APPROVE, {1, 1, 1, 0, 0}},
