@@ -18,6 +18,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <sys/socket.h>
 
 #include "monotime.h"
 
@@ -144,14 +148,67 @@ fu_start_controller(fleet_t *f)
     char log[PATH_MAX + 32];
     snprintf(log, sizeof log, "%s/controller.log", f->dir);
     unlink(f->conf);
-    const char *argv[] = {HOIST_CONTROLLER_BIN, "run", "--data-dir", f->data,
-                          "--heartbeat",        "200", NULL};
+    /* A restart binds the ports of the first start: agents know them. */
+    const char *argv[] = {HOIST_CONTROLLER_BIN,
+                          "run",
+                          "--data-dir",
+                          f->data,
+                          "--heartbeat",
+                          "200",
+                          f->bound_agents[0] ? "--agent-endpoint" : NULL,
+                          f->bound_agents,
+                          "--api-endpoint",
+                          f->bound_api,
+                          NULL};
     f->controller = fu_spawn(argv, log);
     uint64_t until = monotime_ms() + WAIT_MS;
     while (!tu_exists(f->conf) && monotime_ms() < until) {
         usleep(20 * 1000);
     }
     assert_true(tu_exists(f->conf));
+    /* "serving agents on E1 and the API on E2": the last start's ports. */
+    char *text = tu_read(log, NULL);
+    const char *at = NULL;
+    for (const char *p = text; p && (p = strstr(p, "serving agents on "));
+         p++) {
+        at = p;
+    }
+    assert_non_null(at);
+    assert_int_equal(sscanf(at, "serving agents on %255s and the API on %255s",
+                            f->bound_agents, f->bound_api),
+                     2);
+    free(text);
+}
+
+/* True when TCP PORT on 127.0.0.1 can be bound now. */
+static bool
+s_port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0) {
+        close(fd);
+    }
+    return ok;
+}
+
+/* A random pair of free ports below the kernel's ephemeral range (32768
+ * and up), so that no socket bound to port 0 elsewhere can take them
+ * while the controller is down between a kill and its restart. */
+static int
+s_port_pair(void)
+{
+    for (int i = 0; i < 200; i++) {
+        int p = 20000 + (int)(randombytes_uniform(6000) * 2);
+        if (s_port_free(p) && s_port_free(p + 1)) {
+            return p;
+        }
+    }
+    fail_msg("no free pair of ports on 127.0.0.1 in 20000-32000");
+    return -1;
 }
 
 int
@@ -163,9 +220,10 @@ fu_setup(void **state)
     f->conf = tu_path(f->data, "cli.conf");
     f->mark = tu_path(f->dir, "mark");
     mkdir(f->mark, 0755);
-    tu_sh("%s init --data-dir %s --agent-endpoint 'tcp://127.0.0.1:*' "
-          "--api-endpoint 'tcp://127.0.0.1:*' >/dev/null",
-          HOIST_CONTROLLER_BIN, f->data);
+    int port = s_port_pair();
+    tu_sh("%s init --data-dir %s --agent-endpoint tcp://127.0.0.1:%d "
+          "--api-endpoint tcp://127.0.0.1:%d >/dev/null",
+          HOIST_CONTROLLER_BIN, f->data, port, port + 1);
     tu_sh("cd %s && %s keygen --out rel >/dev/null && %s keygen --out other "
           ">/dev/null",
           f->dir, HOIST_CLI_BIN, HOIST_CLI_BIN);
@@ -190,7 +248,13 @@ fu_teardown(void **state)
     free(f->data);
     free(f->conf);
     free(f->mark);
-    tu_rmtree(f->dir);
+    /* HOIST_KEEP_TEST_DIRS=1 keeps the logs and state of every fleet. */
+    if (getenv("HOIST_KEEP_TEST_DIRS")) {
+        fprintf(stderr, "fleet kept in %s\n", f->dir);
+        free(f->dir);
+    } else {
+        tu_rmtree(f->dir);
+    }
     free(f);
     return 0;
 }

@@ -21,6 +21,8 @@ typedef struct {
     char *conf; /* the admin's cli.conf */
     char *mark; /* where hooks leave traces */
     char endpoint[256];
+    char bound_agents[256]; /* the controller's ports, kept for restarts */
+    char bound_api[256];
     char server_key[64];
     pid_t controller;
     pid_t agent[MAX_AGENTS];
