@@ -47,10 +47,11 @@ struct agent {
     uint8_t *result; /* the last Result sent, packed */
     size_t result_len;
     uint64_t result_deployment;
-    uint64_t result_at; /* when it was (last) sent */
-    bool resend;        /* send it again after the next welcome */
-    unsigned resends;   /* times it may still be sent again */
-    uint64_t last_sign; /* last message from the controller not an Error */
+    bool result_rollback; /* it answered a rollback order */
+    uint64_t result_at;   /* when it was (last) sent */
+    bool resend;          /* send it again after the next welcome */
+    unsigned resends;     /* times it may still be sent again */
+    uint64_t last_sign;   /* last message from the controller not an Error */
 };
 
 static void s_arm_tick(agent_t *a);
@@ -71,6 +72,7 @@ s_keep_result(agent_t *a, envelope_t *e, bool sent)
     a->result = buf;
     a->result_len = len;
     a->result_deployment = e->result->deployment;
+    a->result_rollback = e->result->rollback;
     a->result_at = monotime_ms();
     a->resends = RESENDS_MAX;
     a->resend = !sent || a->link.state != UPLINK_ONLINE;
@@ -231,13 +233,17 @@ s_on_deploy(void *ctx, void *peer, const envelope_t *e, hoist_error_t *err)
     const Hoist__DeployOrder *d = e->deploy;
     bool running = a->order && !order_reported(a->order);
     /* A controller sends the orders of unfinished tasks again after each
-     * hello: the one in hand goes on, one that ended gets its result. */
-    if (running && order_deployment(a->order) == d->deployment) {
+     * hello: the one in hand goes on, one that ended gets its result. An
+     * order is its deployment and its kind: within one deployment a
+     * rollout may first install a release, then put this agent back. */
+    if (running && order_deployment(a->order) == d->deployment &&
+        order_rollback(a->order) == d->rollback) {
         log_debug("deployment %llu: in progress already",
                   (unsigned long long)d->deployment);
         return HOIST_OK;
     }
-    if (!running && a->result && a->result_deployment == d->deployment) {
+    if (!running && a->result && a->result_deployment == d->deployment &&
+        a->result_rollback == d->rollback) {
         s_resend_result(a, true);
         return HOIST_OK;
     }

@@ -80,11 +80,12 @@ struct order {
 /* Sends Result{DEPLOYMENT, ...} in an envelope of id ID through CTX. */
 static void
 s_answer(const order_ctx_t *ctx, uint64_t id, uint64_t deployment,
-         const char *outcome, const char *failed_step, const char *message,
-         const char *live)
+         bool rollback, const char *outcome, const char *failed_step,
+         const char *message, const char *live)
 {
     Hoist__Result r = HOIST__RESULT__INIT;
     r.deployment = deployment;
+    r.rollback = rollback;
     r.outcome = (char *)outcome;
     r.failed_step = (char *)failed_step;
     r.message = (char *)message;
@@ -125,7 +126,8 @@ s_fail(order_t *o, const char *outcome, const char *step, const char *message)
 {
     char live[MANIFEST_VERSION_MAX + 1];
     s_live(o->ctx.root, o->app, live, sizeof live);
-    s_answer(&o->ctx, o->id, o->deployment, outcome, step, message, live);
+    s_answer(&o->ctx, o->id, o->deployment, o->rollback, outcome, step, message,
+             live);
     o->result_sent = true;
     fetch_destroy(&o->fetch);
     o->phase = PHASE_DONE;
@@ -485,8 +487,8 @@ s_child_message(order_t *o, const uint8_t *body, size_t len)
     } else if (e->body_case == HOIST__ENVELOPE__BODY_RESULT &&
                !o->result_sent) {
         Hoist__Result *r = e->result;
-        s_answer(&o->ctx, o->id, o->deployment, r->outcome, r->failed_step,
-                 r->message, r->live);
+        s_answer(&o->ctx, o->id, o->deployment, o->rollback, r->outcome,
+                 r->failed_step, r->message, r->live);
         o->result_sent = true;
     }
     envelope_destroy(&e);
@@ -839,19 +841,21 @@ s_admit(const order_ctx_t *ctx, uint64_t id, const Hoist__DeployOrder *d)
         manifest_destroy(&m);
     }
     if (!m) {
-        s_answer(ctx, id, d->deployment, REJECTED, "verify", err.msg, "");
+        s_answer(ctx, id, d->deployment, d->rollback, REJECTED, "verify",
+                 err.msg, "");
         return NULL;
     }
     s_live(ctx->root, manifest_app(m), live, sizeof live);
     if (s_check_vars(ctx, d, &err) != HOIST_OK) {
         char msg[sizeof err.msg + 64];
         snprintf(msg, sizeof msg, "%s; nothing was installed", err.msg);
-        s_answer(ctx, id, d->deployment, REJECTED, "vars", msg, live);
+        s_answer(ctx, id, d->deployment, d->rollback, REJECTED, "vars", msg,
+                 live);
         manifest_destroy(&m);
         return NULL;
     }
     if (strcmp(live, manifest_version(m)) == 0) {
-        s_answer(ctx, id, d->deployment, ALREADY, "", "", live);
+        s_answer(ctx, id, d->deployment, d->rollback, ALREADY, "", "", live);
         manifest_destroy(&m);
     }
     return m;
@@ -868,8 +872,8 @@ order_start(const order_ctx_t *ctx, uint64_t id,
     order_t *o = s_new(ctx, id, deploy, m);
     manifest_destroy(&m);
     if (!o) {
-        s_answer(ctx, id, deploy->deployment, FAILED, "fetch", "out of memory",
-                 "");
+        s_answer(ctx, id, deploy->deployment, deploy->rollback, FAILED, "fetch",
+                 "out of memory", "");
         return NULL;
     }
     log_info("deployment %llu: %s %s %s", (unsigned long long)o->deployment,
@@ -914,6 +918,12 @@ uint64_t
 order_deployment(const order_t *o)
 {
     return o->deployment;
+}
+
+bool
+order_rollback(const order_t *o)
+{
+    return o->rollback;
 }
 
 bool

@@ -98,6 +98,10 @@ void order_destroy(order_t **p);
 /* The deployment this order belongs to. */
 uint64_t order_deployment(const order_t *o);
 
+/* True when O is a rollback order (a rollback deployment, or a rollout
+ * putting this agent back within a deployment). */
+bool order_rollback(const order_t *o);
+
 /* True once the Result has been sent and the child, if any, reaped. */
 bool order_done(const order_t *o);
 

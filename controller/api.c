@@ -22,6 +22,7 @@
 #include "ledger.h"
 #include "policy.h"
 #include "promotion.h"
+#include "rollout.h"
 #include "keys.h"
 #include "log.h"
 #include "manifest.h"
@@ -542,8 +543,10 @@ s_start(call_t *c, const char *app, const char *version, const char *env,
 {
     hoist_error_t err = {0};
     int64_t id = 0;
-    if (deployments_start(c->ctl, c->user.name, app, version, env, kind, &id,
-                          &err) != HOIST_OK) {
+    deployments_how_t how = {.strategy = call_opt(c, "strategy"),
+                             .selector = call_opt(c, "only")};
+    if (deployments_start(c->ctl, c->user.name, app, version, env, kind, &how,
+                          &id, &err) != HOIST_OK) {
         return call_fail(c, &err);
     }
     call_say(c, "deployment %lld: %s %s to %s\n", (long long)id, app, version,
@@ -648,6 +651,13 @@ s_task_row(const store_task_t *t, void *arg)
     json_object_set_new(o, "live", json_string(t->live_version));
     json_object_set_new(o, "online", json_boolean(online));
     json_object_set_new(o, "message", json_string(t->message));
+    json_t *slot = json_object_get(json_object_get(c->json, "plan"), t->agent);
+    json_object_set_new(
+        o, "batch",
+        json_integer(json_integer_value(json_object_get(slot, "batch"))));
+    json_object_set_new(
+        o, "canary",
+        json_boolean(json_is_true(json_object_get(slot, "canary"))));
     json_array_append_new(json_object_get(c->json, "tasks"), o);
     return 0;
 }
@@ -686,12 +696,26 @@ s_deployment_show(call_t *c)
     call_say(c, "deployment %lld: %s %s %s to %s, %s\n", (long long)d.id,
              store_deploy_kind_name(d.kind), d.app, d.version, d.env,
              store_deploy_state_name(d.state));
+    if (rollout_describe(c->ctl, &d, c->json, &err) == HOIST_OK) {
+        json_t *j = c->json;
+        call_say(c, "  strategy: %s%s%s\n",
+                 json_string_value(json_object_get(j, "strategy")),
+                 d.selector[0] ? "; only " : "", d.selector);
+        if (d.halted) {
+            call_say(c, "  halted: %s\n", d.halt_reason);
+        }
+        if (json_is_true(json_object_get(j, "waiting_continue"))) {
+            call_say(c, "  the canary holds: hoist deployment continue %lld\n",
+                     (long long)d.id);
+        }
+    }
     call_say(c, "  %-16s %-12s %-16s %-12s\n", "AGENT", "STATE", "STEP",
              "LIVE");
     if (store_task_list(controller_store(c->ctl), id, s_task_row, c, &err) !=
         HOIST_OK) {
         return call_fail(c, &err);
     }
+    json_object_del(c->json, "plan"); /* now in each task */
     return 0;
 }
 
@@ -859,8 +883,8 @@ static const call_command_t s_commands[] = {
 
 /* Every module's table, api.c's own first; each ends with a NULL name. */
 static const call_command_t *const s_tables[] = {
-    s_commands,         ledger_commands, policy_commands,
-    promotion_commands, users_commands,  vars_commands};
+    rollout_commands,   s_commands,     ledger_commands, policy_commands,
+    promotion_commands, users_commands, vars_commands};
 
 static const call_command_t *
 s_find(const char *name)

@@ -19,6 +19,7 @@
 #include "monotime.h"
 #include "policy.h"
 #include "promotion.h"
+#include "rollout.h"
 #include "store.h"
 #include "tree.h"
 #include "uploader.h"
@@ -390,6 +391,7 @@ s_on_tick(zloop_t *loop, int timer_id, void *arg)
     hub_tick(self->hub, (int64_t)monotime_ms());
     /* Schedules run on the wall clock: that is what --at names. */
     promotion_tick(self, zclock_time(), self->started_ms);
+    rollout_tick(self, zclock_time());
     return 0;
 }
 

@@ -8,14 +8,23 @@
 #include <string.h>
 
 #include "hub.h"
+#include "rollout.h"
 #include "log.h"
 #include "manifest.h"
+#include "planner.h"
+
+typedef struct {
+    zlistx_t *names;
+    const char *selector;
+} pick_t;
 
 static int
 s_accepted_agent(const store_agent_t *a, void *arg)
 {
-    if (a->state == STORE_AGENT_ACCEPTED) {
-        zlistx_add_end(arg, (void *)a->name);
+    pick_t *p = arg;
+    if (a->state == STORE_AGENT_ACCEPTED &&
+        planner_select(a->tags, p->selector)) {
+        zlistx_add_end(p->names, (void *)a->name);
     }
     return 0;
 }
@@ -81,8 +90,12 @@ s_record(store_t *st, store_deployment_t *d, zlistx_t *agents,
 hoist_err_t
 deployments_start(controller_t *ctl, const char *user, const char *app,
                   const char *version, const char *env,
-                  store_deploy_kind_t kind, int64_t *id, hoist_error_t *err)
+                  store_deploy_kind_t kind, const deployments_how_t *how,
+                  int64_t *id, hoist_error_t *err)
 {
+    const char *strategy = how && how->strategy ? how->strategy : "";
+    const char *selector = how && how->selector ? how->selector : "";
+    strategy_t shape;
     store_t *st = controller_store(ctl);
     store_deployment_t d = {.kind = kind,
                             .state = STORE_DEPLOY_RUNNING,
@@ -96,6 +109,20 @@ deployments_start(controller_t *ctl, const char *user, const char *app,
     if (rc != HOIST_OK) {
         return rc;
     }
+    if (rc == HOIST_OK && strategy[0]) {
+        rc = rollout_strategy(ctl, env, strategy, &shape, err);
+    }
+    if (rc == HOIST_OK && selector[0]) {
+        rc = planner_selector_check(selector, err);
+    }
+    if (rc != HOIST_OK) {
+        return rc;
+    }
+    if (strlen(strategy) >= sizeof d.strategy ||
+        strlen(selector) >= sizeof d.selector) {
+        return error_set(err, HOIST_ERR_LIMIT,
+                         "the strategy or the selector is too long");
+    }
     if (busy) {
         return error_set(err, HOIST_ERR_BUSY,
                          "deployment %lld of %s to %s is still running: "
@@ -106,28 +133,30 @@ deployments_start(controller_t *ctl, const char *user, const char *app,
     snprintf(d.version, sizeof d.version, "%s", version);
     snprintf(d.env, sizeof d.env, "%s", env);
     snprintf(d.created_by, sizeof d.created_by, "%s", user);
+    snprintf(d.strategy, sizeof d.strategy, "%s", strategy);
+    snprintf(d.selector, sizeof d.selector, "%s", selector);
+    d.started_ms = zclock_time();
     zlistx_t *agents = zlistx_new();
     zlistx_set_duplicator(agents, (zlistx_duplicator_fn *)strdup);
     zlistx_set_destructor(agents, (zlistx_destructor_fn *)zstr_free);
-    rc = store_agent_list(st, env, s_accepted_agent, agents, err);
+    pick_t pick = {.names = agents, .selector = selector};
+    rc = store_agent_list(st, env, s_accepted_agent, &pick, err);
     if (rc == HOIST_OK && zlistx_size(agents) == 0) {
         rc = error_set(err, HOIST_ERR_NOTFOUND,
-                       "environment %s has no accepted agents (see `hoist "
-                       "agents`)",
-                       env);
+                       "environment %s has no accepted agents%s%s (see "
+                       "`hoist agents`)",
+                       env, selector[0] ? " with " : "", selector);
     }
     if (rc == HOIST_OK) {
         rc = s_record(st, &d, agents, err);
     }
     zlistx_destroy(&agents);
     if (rc == HOIST_OK) {
-        /* Recorded: it exists and runs whatever happens to this first
-         * round of orders; agents that miss it get it when they next say
-         * hello (the hub converges them). */
+        /* Recorded: it exists and runs whatever happens to its first
+         * step; the controller's timer steps it again. */
         hoist_error_t e = {0};
-        if (hub_start(controller_hub(ctl), d.id, &e) != HOIST_OK) {
-            log_warn("deployment %lld: sending its orders: %s", (long long)d.id,
-                     e.msg);
+        if (rollout_step(ctl, d.id, zclock_time(), &e) != HOIST_OK) {
+            log_warn("deployment %lld: %s", (long long)d.id, e.msg);
         }
     }
     if (rc == HOIST_OK) {

@@ -14,6 +14,7 @@
 #include "artifacts.h"
 #include "digest.h"
 #include "log.h"
+#include "rollout.h"
 #include "manifest.h"
 #include "monotime.h"
 #include "store.h"
@@ -154,14 +155,25 @@ s_outcome_state(const char *outcome)
     return STORE_TASK_FAILED;
 }
 
+/* True when no order is due for a task in state S: never started by the
+ * rollout (pending: the planner decides when), or final. A task being put
+ * back (reverting) is due its rollback order. */
 static bool
-s_terminal(store_task_state_t s)
+s_no_order(store_task_state_t s)
 {
-    return s == STORE_TASK_SUCCEEDED || s == STORE_TASK_FAILED ||
-           s == STORE_TASK_ROLLED_BACK || s == STORE_TASK_REJECTED;
+    return s != STORE_TASK_SENT && s != STORE_TASK_RUNNING &&
+           s != STORE_TASK_UNKNOWN && s != STORE_TASK_REVERTING;
 }
 
-static void s_finish_if_done(hub_t *self, int64_t id);
+/* Hands deployment ID back to the rollout after one of its tasks moved. */
+static void
+s_rollout(hub_t *self, int64_t id)
+{
+    hoist_error_t err = {0};
+    if (rollout_step(self->ctl, id, zclock_time(), &err) != HOIST_OK) {
+        log_warn("deployment %lld: %s", (long long)id, err.msg);
+    }
+}
 
 /* The variables of one deploy order: what the agent it goes to receives
  * of its app's variables in its environment. */
@@ -256,12 +268,14 @@ s_refuse_task(hub_t *self, store_task_t *task, const hoist_error_t *err)
     task->updated_at = controller_now();
     log_warn("deployment %lld: agent %s: %s", (long long)task->deployment_id,
              task->agent, err->msg);
+    task->finished_ms = zclock_time();
     if (store_task_update(controller_store(self->ctl), task, &e) == HOIST_OK) {
-        s_finish_if_done(self, task->deployment_id);
+        s_rollout(self, task->deployment_id);
     }
 }
 
-/* Sends deployment D's order to PEER and marks its task sent. */
+/* Sends PEER the order its task in deployment D is due: the release
+ * once the rollout started it, or, being put back, the release it had. */
 static void
 s_send_order(hub_t *self, peer_t *peer, const store_deployment_t *d)
 {
@@ -271,12 +285,17 @@ s_send_order(hub_t *self, peer_t *peer, const store_deployment_t *d)
     store_t *st = controller_store(self->ctl);
     order_vars_t vars = {0};
     if (!rel || !task ||
-        store_release_get(st, d->app, d->version, rel, &err) != HOIST_OK ||
         store_task_get(st, d->id, peer->name, task, &err) != HOIST_OK) {
         log_warn("deployment %lld: %s", (long long)d->id, err.msg);
         goto out;
     }
-    if (s_terminal(task->state)) {
+    if (s_no_order(task->state)) {
+        goto out;
+    }
+    bool revert = task->state == STORE_TASK_REVERTING;
+    if (store_release_get(st, d->app, revert ? task->previous : d->version, rel,
+                          &err) != HOIST_OK) {
+        log_warn("deployment %lld: %s", (long long)d->id, err.msg);
         goto out;
     }
     if (s_order_vars(self, d, peer->name, &vars, &err) != HOIST_OK) {
@@ -292,17 +311,12 @@ s_send_order(hub_t *self, peer_t *peer, const store_deployment_t *d)
     order.deployment = (uint64_t)d->id;
     order.manifest.data = rel->manifest;
     order.manifest.len = rel->manifest_len;
-    order.rollback = d->kind == STORE_KIND_ROLLBACK;
+    order.rollback = revert || d->kind == STORE_KIND_ROLLBACK;
     order.n_vars = vars.n;
     order.vars = vars.list;
     e.body_case = HOIST__ENVELOPE__BODY_DEPLOY;
     e.deploy = &order;
     snprintf(peer->digest, sizeof peer->digest, "%s", rel->digest);
-    if (task->state == STORE_TASK_PENDING) {
-        task->state = STORE_TASK_SENT;
-        task->updated_at = controller_now();
-        store_task_update(st, task, &err); /* recorded before it is sent */
-    }
     s_send(self, peer->routing, &e);
 out:
     s_vars_free(&vars);
@@ -350,77 +364,19 @@ s_converge(hub_t *self, peer_t *peer, const char *env)
     free(c.list);
 }
 
-typedef struct {
-    int total, done, succeeded, rolled_back;
-} tally_t;
-
-static int
-s_tally_one(const store_task_t *t, void *arg)
-{
-    tally_t *n = arg;
-    n->total++;
-    n->done += s_terminal(t->state);
-    n->succeeded += t->state == STORE_TASK_SUCCEEDED;
-    n->rolled_back += t->state == STORE_TASK_ROLLED_BACK;
-    return 0;
-}
-
-/* Ends deployment ID once every task is final: succeeded when all did,
- * rolled back when the rest rolled back, failed otherwise. */
-static void
-s_finish_if_done(hub_t *self, int64_t id)
-{
-    tally_t n = {0};
-    hoist_error_t err = {0};
-    store_t *st = controller_store(self->ctl);
-    if (store_task_list(st, id, s_tally_one, &n, &err) != HOIST_OK ||
-        n.done < n.total) {
-        return;
-    }
-    store_deploy_state_t state = STORE_DEPLOY_FAILED;
-    if (n.succeeded == n.total) {
-        state = STORE_DEPLOY_SUCCEEDED;
-    } else if (n.succeeded + n.rolled_back == n.total) {
-        state = STORE_DEPLOY_ROLLED_BACK;
-    }
-    if (store_deployment_set_state(st, id, state, controller_now(), &err) ==
-        HOIST_OK) {
-        log_info("deployment %lld %s (%d/%d agents succeeded)", (long long)id,
-                 store_deploy_state_name(state), n.succeeded, n.total);
-    }
-}
-
-static int
-s_collect_agent(const store_task_t *t, void *arg)
-{
-    if (!s_terminal(t->state)) {
-        zlistx_add_end(arg, (void *)t->agent);
-    }
-    return 0;
-}
-
 hoist_err_t
-hub_start(hub_t *self, int64_t id, hoist_error_t *err)
+hub_order(hub_t *self, int64_t id, const char *agent, hoist_error_t *err)
 {
     store_deployment_t d;
-    store_t *st = controller_store(self->ctl);
-    hoist_err_t rc = store_deployment_get(st, id, &d, err);
-    if (rc != HOIST_OK) {
-        return rc;
+    peer_t *peer = zhashx_lookup(self->peers, agent);
+    if (!peer) {
+        return error_set(err, HOIST_ERR_NOTFOUND, "agent %s is offline", agent);
     }
-    /* Names first: sending updates the tasks table being listed. */
-    zlistx_t *names = zlistx_new();
-    zlistx_set_duplicator(names, (zlistx_duplicator_fn *)strdup);
-    zlistx_set_destructor(names, (zlistx_destructor_fn *)zstr_free);
-    rc = store_task_list(st, id, s_collect_agent, names, err);
-    for (char *n = zlistx_first(names); rc == HOIST_OK && n;
-         n = zlistx_next(names)) {
-        peer_t *peer = zhashx_lookup(self->peers, n);
-        if (peer) {
-            s_send_order(self, peer, &d);
-        }
+    hoist_err_t rc =
+        store_deployment_get(controller_store(self->ctl), id, &d, err);
+    if (rc == HOIST_OK) {
+        s_send_order(self, peer, &d);
     }
-    zlistx_destroy(&names);
     return rc;
 }
 
@@ -661,13 +617,16 @@ s_on_progress(void *ctx, void *arg, const envelope_t *e, hoist_error_t *err)
     msg_t *m = arg;
     store_task_t *t = NULL;
     hoist_err_t rc = s_task(m, e->progress->deployment, &t, err);
-    if (rc != HOIST_OK || s_terminal(t->state)) {
+    if (rc != HOIST_OK || s_no_order(t->state)) {
         free(t);
         return rc;
     }
-    t->state = STORE_TASK_RUNNING;
+    if (t->state != STORE_TASK_REVERTING) {
+        t->state = STORE_TASK_RUNNING;
+    }
     snprintf(t->step, sizeof t->step, "%s", e->progress->step);
     t->updated_at = controller_now();
+    t->progress_ms = zclock_time();
     rc = store_task_update(controller_store(m->hub->ctl), t, err);
     free(t);
     return rc;
@@ -684,7 +643,21 @@ s_on_result(void *ctx, void *arg, const envelope_t *e, hoist_error_t *err)
     if (rc != HOIST_OK) {
         return rc;
     }
+    store_task_state_t was = t->state;
+    if (was == STORE_TASK_REVERTING && !r->rollback) {
+        free(t); /* the deploy's result, again: the rollback's is awaited */
+        return HOIST_OK;
+    }
+    if (s_no_order(was) && was != STORE_TASK_PENDING) {
+        free(t); /* a result sent again for a task that ended */
+        return HOIST_OK;
+    }
     t->state = s_outcome_state(r->outcome);
+    if (was == STORE_TASK_REVERTING) {
+        t->state = t->state == STORE_TASK_SUCCEEDED ? STORE_TASK_REVERTED
+                                                    : STORE_TASK_REVERT_FAILED;
+    }
+    t->progress_ms = t->finished_ms = zclock_time();
     snprintf(t->step, sizeof t->step, "%s",
              r->failed_step[0] ? r->failed_step : "done");
     snprintf(t->live_version, sizeof t->live_version, "%s", r->live);
@@ -693,9 +666,10 @@ s_on_result(void *ctx, void *arg, const envelope_t *e, hoist_error_t *err)
     rc = store_task_update(controller_store(m->hub->ctl), t, err);
     free(t);
     if (rc == HOIST_OK) {
-        log_info("agent %s: deployment %llu %s", m->agent.name,
-                 (unsigned long long)r->deployment, r->outcome);
-        s_finish_if_done(m->hub, (int64_t)r->deployment);
+        log_info("agent %s: deployment %llu %s%s", m->agent.name,
+                 (unsigned long long)r->deployment,
+                 r->rollback ? "rollback " : "", r->outcome);
+        s_rollout(m->hub, (int64_t)r->deployment);
     }
     return rc;
 }

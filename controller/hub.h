@@ -33,9 +33,12 @@ void hub_on_message(hub_t *self, zframe_t *routing, zframe_t *body);
  * NOW_MS is monotonic. */
 void hub_tick(hub_t *self, int64_t now_ms);
 
-/* Sends deployment ID's order to each of its agents that is online and
- * has not finished; the others get it when they say hello. */
-hoist_err_t hub_start(hub_t *self, int64_t id, hoist_error_t *err);
+/* Sends AGENT the order its task in deployment ID is due now (the
+ * release once the rollout started it, the release it had while it is
+ * put back; nothing otherwise). NOTFOUND when the agent is not
+ * connected: it gets the order when it next says hello. */
+hoist_err_t hub_order(hub_t *self, int64_t id, const char *agent,
+                      hoist_error_t *err);
 
 /* Forgets NAME's connection (revoked): it is refused from now on. */
 void hub_forget(hub_t *self, const char *name);

@@ -342,8 +342,11 @@ s_promote(call_t *c)
     } else if (g->count || running) {
         s_announce_refusal(c->ctl, app, version, env, c->user.name, g);
         rc = s_refuse_gates(c, g, running);
-    } else if (deployments_start(c->ctl, c->user.name, app, version, env,
-                                 STORE_KIND_DEPLOY, &id, &err) != HOIST_OK) {
+    } else if (deployments_start(
+                   c->ctl, c->user.name, app, version, env, STORE_KIND_DEPLOY,
+                   &(deployments_how_t){.strategy = call_opt(c, "strategy"),
+                                        .selector = call_opt(c, "only")},
+                   &id, &err) != HOIST_OK) {
         rc = call_fail(c, &err);
     } else {
         s_announce(c->ctl, "promotion.started", app, version, env, c->user.name,
@@ -606,7 +609,7 @@ s_fire(controller_t *ctl, const store_schedule_t *s, int64_t now_ms,
             snprintf(note, sizeof note, "refused%s: %s%s", late,
                      running ? "a deployment is still running; " : "", gates);
         } else if (deployments_start(ctl, s->created_by, s->app, s->version,
-                                     s->env, STORE_KIND_DEPLOY, &id,
+                                     s->env, STORE_KIND_DEPLOY, NULL, &id,
                                      &err) != HOIST_OK) {
             snprintf(note, sizeof note, "failed to start%s: %s", late, err.msg);
         } else {
@@ -687,7 +690,7 @@ promotion_on_release(call_t *c, const char *app, const char *version,
         }
         snprintf(target, sizeof target, "%s %s -> %s", app, version, e->name);
         if (deployments_start(c->ctl, c->user.name, app, version, e->name,
-                              STORE_KIND_DEPLOY, &id, &err) != HOIST_OK) {
+                              STORE_KIND_DEPLOY, NULL, &id, &err) != HOIST_OK) {
             call_say(c, "auto_deploy to %s: not started: %s\n", e->name,
                      err.msg);
             snprintf(result, sizeof result, "not started: %s", err.msg);

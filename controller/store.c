@@ -24,8 +24,9 @@
 /*
  * The migrations, in order: migration N (1-based) takes a file from schema
  * version N-1 to N and runs in one transaction with the row that records
- * it in schema_version. A released migration is never edited; a change is
- * a new entry at the end. Times are unix seconds unless a column says
+ * it in schema_version, with foreign keys off and checked before the commit
+ * (s_migrate). A released migration is never edited; a change is a new
+ * entry at the end. Times are unix seconds unless a column says
  * otherwise (_ms); 0 means "never" or "not yet". Tables are STRICT so a
  * value of the wrong type is refused.
  */
@@ -191,6 +192,76 @@ const char *const store_migrations[] = {
     " box BLOB NOT NULL,"
     " PRIMARY KEY (var, agent)"
     ") STRICT;",
+    /* 4: rollouts (issue 5): a deployment keeps its strategy, selector and
+     * flags, and a task the release it replaces and its times, so that a
+     * restarted controller resumes the same plan; new states for both.
+     * SQLite cannot change a CHECK, so both tables are rebuilt the way its
+     * documentation lays out: a new table, the rows copied, the old one
+     * dropped, the new one renamed, its indexes made again. s_migrate runs
+     * this with foreign keys off (else DROP TABLE would delete the rows
+     * that tasks and schedules point at) and checks them before COMMIT.
+     * tasks_new and schedules name their parent "deployments", which the
+     * rebuilt table is by then. The AUTOINCREMENT high-water mark moves to
+     * the new table, so an id used by a deleted deployment stays used. */
+    "CREATE TABLE deployments_new ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " app TEXT NOT NULL,"
+    " version TEXT NOT NULL,"
+    " env TEXT NOT NULL,"
+    " kind TEXT NOT NULL CHECK (kind IN ('deploy', 'rollback')),"
+    " state TEXT NOT NULL CHECK (state IN"
+    "  ('running', 'succeeded', 'failed', 'rolled_back', 'cancelled')),"
+    " created_by TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " finished_at INTEGER NOT NULL DEFAULT 0,"
+    " strategy TEXT NOT NULL DEFAULT '',"
+    " selector TEXT NOT NULL DEFAULT '',"
+    " started_ms INTEGER NOT NULL DEFAULT 0,"
+    " halted INTEGER NOT NULL DEFAULT 0 CHECK (halted IN (0, 1)),"
+    " halt_reason TEXT NOT NULL DEFAULT '',"
+    " continued_ms INTEGER NOT NULL DEFAULT 0,"
+    " cancelled INTEGER NOT NULL DEFAULT 0 CHECK (cancelled IN (0, 1)),"
+    " cancel_rollback INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (cancel_rollback IN (0, 1)),"
+    " FOREIGN KEY (app, version) REFERENCES releases (app, version)"
+    ") STRICT;"
+    "INSERT INTO deployments_new (id, app, version, env, kind, state,"
+    " created_by, created_at, finished_at)"
+    " SELECT id, app, version, env, kind, state, created_by, created_at,"
+    " finished_at FROM deployments;"
+    "DELETE FROM sqlite_sequence WHERE name = 'deployments_new';"
+    "INSERT INTO sqlite_sequence (name, seq) SELECT 'deployments_new', max("
+    " coalesce((SELECT max(seq) FROM sqlite_sequence"
+    "  WHERE name = 'deployments'), 0),"
+    " coalesce((SELECT max(id) FROM deployments_new), 0));"
+    "CREATE TABLE tasks_new ("
+    " deployment_id INTEGER NOT NULL REFERENCES deployments (id),"
+    " agent TEXT NOT NULL REFERENCES agents (name),"
+    " state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'running',"
+    "  'succeeded', 'failed', 'rolled_back', 'rejected', 'unknown',"
+    "  'skipped', 'reverting', 'reverted', 'revert_failed')),"
+    " step TEXT NOT NULL DEFAULT '',"
+    " message TEXT NOT NULL DEFAULT '',"
+    " live_version TEXT NOT NULL DEFAULT '',"
+    " updated_at INTEGER NOT NULL,"
+    " previous TEXT NOT NULL DEFAULT '',"
+    " started_ms INTEGER NOT NULL DEFAULT 0,"
+    " progress_ms INTEGER NOT NULL DEFAULT 0,"
+    " finished_ms INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (deployment_id, agent)"
+    ") STRICT;"
+    "INSERT INTO tasks_new (deployment_id, agent, state, step, message,"
+    " live_version, updated_at)"
+    " SELECT deployment_id, agent, state, step, message, live_version,"
+    " updated_at FROM tasks;"
+    "DROP TABLE tasks;"
+    "DROP TABLE deployments;"
+    "ALTER TABLE deployments_new RENAME TO deployments;"
+    "ALTER TABLE tasks_new RENAME TO tasks;"
+    "CREATE INDEX deployments_app ON deployments (app, created_at);"
+    "CREATE INDEX deployments_running ON deployments (id)"
+    " WHERE state = 'running';"
+    "CREATE INDEX tasks_agent ON tasks (agent);",
 };
 
 const size_t store_migrations_count = N_OF(store_migrations);
@@ -209,13 +280,40 @@ store_migrations_applied(const store_t *s)
     return s->migrated;
 }
 
+/* Turns foreign key enforcement ON or off and reads it back: the pragma
+ * is silently ignored inside a transaction, and neither a controller
+ * running without its foreign keys nor a table rebuilt with them on (its
+ * DROP TABLE would delete the rows pointing at it) may pass unnoticed. */
+static hoist_err_t
+s_foreign_keys(store_t *s, bool on, hoist_error_t *err)
+{
+    int64_t fk = -1;
+    hoist_err_t e = store_sql_exec(s, "foreign keys",
+                                   on ? "PRAGMA foreign_keys = ON"
+                                      : "PRAGMA foreign_keys = OFF",
+                                   NO_ARGS, NULL, err);
+    if (e == HOIST_OK) {
+        e = store_sql_get(s, &store_sql_count_noun, "PRAGMA foreign_keys",
+                          NO_ARGS, &fk, err, "foreign_keys gave no answer");
+    }
+    if (e == HOIST_OK && fk != (on ? 1 : 0)) {
+        e = on ? error_set(err, HOIST_ERR_STATE,
+                           "store %s: this SQLite cannot enforce foreign keys",
+                           s->path)
+               : error_set(err, HOIST_ERR_STATE,
+                           "store %s: cannot turn foreign keys off to migrate "
+                           "the schema",
+                           s->path);
+    }
+    return e;
+}
+
 /* WAL, full sync, foreign keys, busy timeout; refuses a file that cannot
  * do WAL or a library without foreign keys. */
 static hoist_err_t
 s_configure(store_t *s, hoist_error_t *err)
 {
     char mode[STORE_NAME_SIZE];
-    int64_t fk = 0;
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
     hoist_err_t e =
@@ -232,23 +330,60 @@ s_configure(store_t *s, hoist_error_t *err)
                            NO_ARGS, NULL, err);
     }
     if (e == HOIST_OK) {
-        e = store_sql_exec(s, "foreign keys", "PRAGMA foreign_keys = ON",
-                           NO_ARGS, NULL, err);
-    }
-    if (e == HOIST_OK) {
-        e = store_sql_get(s, &store_sql_count_noun, "PRAGMA foreign_keys",
-                          NO_ARGS, &fk, err, "foreign_keys gave no answer");
-    }
-    if (e == HOIST_OK && fk != 1) {
-        return error_set(err, HOIST_ERR_STATE,
-                         "store %s: this SQLite cannot enforce foreign keys",
-                         s->path);
+        e = s_foreign_keys(s, true, err);
     }
     return e;
 }
 
-/* Applies migration VERSION (1-based) and records it, inside the open
- * transaction, then commits. */
+/* A row PRAGMA foreign_key_check reports: a row of TABLE whose parent row
+ * in PARENT is missing. */
+typedef struct {
+    char table[STORE_NAME_SIZE];
+    int64_t rowid;
+    char parent[STORE_NAME_SIZE];
+} fk_violation_t;
+
+static void
+s_violation_read(store_sql_row_t *r, void *row)
+{
+    fk_violation_t *v = row;
+    store_sql_text(r, v->table, sizeof v->table);
+    v->rowid = store_sql_int(r);
+    store_sql_text(r, v->parent, sizeof v->parent);
+}
+
+static const store_sql_noun_t s_violation_noun = {
+    "foreign_key_check", s_violation_read, sizeof(fk_violation_t), NULL};
+
+/* HOIST_ERR_STATE, naming the table, when any row of the database points
+ * at a row that is not there: what a migration run with foreign keys off
+ * must not commit. VERSION is the migration's, for the message. */
+static hoist_err_t
+s_check_foreign(store_t *s, int version, hoist_error_t *err)
+{
+    fk_violation_t v;
+    hoist_error_t none = {0};
+    hoist_err_t e = store_sql_get(s, &s_violation_noun,
+                                  "SELECT \"table\", coalesce(rowid, 0), parent"
+                                  " FROM pragma_foreign_key_check LIMIT 1",
+                                  NO_ARGS, &v, &none, "no violation");
+    if (e == STORE_ERR_NOTFOUND && s->fail == STORE_SQL_FAIL_NOROW) {
+        return HOIST_OK;
+    }
+    if (e != HOIST_OK) {
+        return error_set(err, e, "%s", none.msg);
+    }
+    return error_set(err, HOIST_ERR_STATE,
+                     "store %s: migration to schema %d refused: row %lld of "
+                     "table %s refers to a row of %s that does not exist; "
+                     "the file is left at schema %d: remove or repair that "
+                     "row and start again",
+                     s->path, version, (long long)v.rowid, v.table, v.parent,
+                     version - 1);
+}
+
+/* Applies migration VERSION (1-based) inside the open transaction, checks
+ * that it left every foreign key satisfied, records it and commits. */
 static hoist_err_t
 s_apply(store_t *s, int version, hoist_error_t *err)
 {
@@ -262,39 +397,58 @@ s_apply(store_t *s, int version, hoist_error_t *err)
         sqlite3_free(msg);
         return e;
     }
-    hoist_err_t e =
-        store_sql_exec(s, "record migration",
-                       "INSERT INTO schema_version (version, applied_at)"
-                       " VALUES (?1, CAST(strftime('%s', 'now') AS INTEGER))",
-                       ARGS(A_INT(version)), NULL, err);
+    hoist_err_t e = s_check_foreign(s, version, err);
+    if (e == HOIST_OK) {
+        e = store_sql_exec(
+            s, "record migration",
+            "INSERT INTO schema_version (version, applied_at)"
+            " VALUES (?1, CAST(strftime('%s', 'now') AS INTEGER))",
+            ARGS(A_INT(version)), NULL, err);
+    }
     if (e == HOIST_OK) {
         e = store_commit(s, err);
     }
     return e;
 }
 
+/* Reads the schema version into *V under the open transaction, creating
+ * the table that records it on a new file. */
+static hoist_err_t
+s_read_version(store_t *s, int64_t *v, hoist_error_t *err)
+{
+    hoist_err_t e = store_sql_exec(s, "create schema_version",
+                                   "CREATE TABLE IF NOT EXISTS schema_version ("
+                                   " version INTEGER PRIMARY KEY,"
+                                   " applied_at INTEGER NOT NULL) STRICT",
+                                   NO_ARGS, NULL, err);
+    if (e == HOIST_OK) {
+        e = store_sql_get(
+            s, &store_sql_count_noun,
+            "SELECT coalesce(max(version), 0) FROM schema_version", NO_ARGS, v,
+            err, "schema_version gave no answer");
+    }
+    return e;
+}
+
 /* Brings the file to the newest schema, one migration per transaction.
- * The version is read under the write lock, so two controllers starting
- * on one file cannot both apply a migration. */
+ * The version is read under the write lock (BEGIN IMMEDIATE), so two
+ * controllers starting on one file cannot both apply a migration. Each
+ * transaction runs with foreign keys off, since a migration may have to
+ * rebuild a table others point at and SQLite cannot change the setting
+ * inside a transaction; s_apply checks them all before it commits, and
+ * they are on again after, whatever happened. */
 static hoist_err_t
 s_migrate(store_t *s, hoist_error_t *err)
 {
     const int64_t latest = (int64_t)store_migrations_count;
     for (;;) {
         int64_t v = 0;
-        hoist_err_t e = store_begin(s, err);
+        hoist_err_t e = s_foreign_keys(s, false, err);
         if (e == HOIST_OK) {
-            e = store_sql_exec(s, "create schema_version",
-                               "CREATE TABLE IF NOT EXISTS schema_version ("
-                               " version INTEGER PRIMARY KEY,"
-                               " applied_at INTEGER NOT NULL) STRICT",
-                               NO_ARGS, NULL, err);
+            e = store_begin(s, err);
         }
         if (e == HOIST_OK) {
-            e = store_sql_get(
-                s, &store_sql_count_noun,
-                "SELECT coalesce(max(version), 0) FROM schema_version", NO_ARGS,
-                &v, err, "schema_version gave no answer");
+            e = s_read_version(s, &v, err);
         }
         if (e == HOIST_OK && v > latest) {
             e = error_set(err, HOIST_ERR_STATE,
@@ -303,15 +457,20 @@ s_migrate(store_t *s, hoist_error_t *err)
                           "hoist-controller",
                           s->path, (long long)v, (long long)latest);
         }
-        if (e != HOIST_OK || v == latest) {
-            store_rollback(s, NULL);
-            s->version = (int)v;
+        if (e == HOIST_OK && v < latest) {
+            e = s_apply(s, (int)v + 1, err);
+        }
+        store_rollback(s, NULL); /* nothing to undo after a commit */
+        hoist_err_t on = s_foreign_keys(s, true, e == HOIST_OK ? err : NULL);
+        if (e == HOIST_OK) {
+            e = on;
+        }
+        if (e != HOIST_OK) {
             return e;
         }
-        e = s_apply(s, (int)v + 1, err);
-        if (e != HOIST_OK) {
-            store_rollback(s, NULL);
-            return e;
+        if (v == latest) {
+            s->version = (int)v;
+            return HOIST_OK;
         }
         s->migrated++;
     }

@@ -64,6 +64,7 @@
 #define STORE_MESSAGE_MAX   (64 * 1024) /* bytes of a task message kept */
 #define STORE_MANIFEST_MAX  MANIFEST_MAX_BYTES
 #define STORE_NOTES_MAX     (64 * 1024)
+#define STORE_RESULT_SIZE   1024 /* an audit result, a halt reason, a note */
 
 typedef struct store store_t;
 
@@ -71,8 +72,11 @@ typedef struct store store_t;
 
 /* Opens the database at PATH, creating it if missing, and migrates it to
  * the newest schema this code knows. NULL on failure: IO when the file
- * cannot be opened, STATE when it is not a database or was written by a
- * newer Hoist, BUSY when another process holds it locked past the timeout.
+ * cannot be opened, STATE when it is not a database, was written by a
+ * newer Hoist or holds a row pointing at one that is not there (each
+ * migration runs with foreign keys off, so that it may rebuild a table, and
+ * checks them all before it commits; the file then stays at its schema),
+ * BUSY when another process holds it locked past the timeout.
  * The result is the caller's; free it with store_close. */
 store_t *store_open(const char *path, hoist_error_t *err);
 
@@ -310,7 +314,10 @@ typedef enum {
     STORE_DEPLOY_SUCCEEDED,
     STORE_DEPLOY_FAILED,
     STORE_DEPLOY_ROLLED_BACK,
+    STORE_DEPLOY_CANCELLED, /* `hoist deployment cancel` */
 } store_deploy_state_t;
+
+#define STORE_STRATEGY_SIZE 256 /* a strategy override, strategy_parse's */
 
 typedef struct {
     int64_t id; /* chosen by the store, never reused */
@@ -322,6 +329,16 @@ typedef struct {
     char created_by[STORE_NAME_SIZE];
     int64_t created_at;
     int64_t finished_at; /* 0 while running */
+    /* The rollout (see planner.h): how, over which agents, and its flags,
+     * all of which a restarted controller needs to resume the same plan. */
+    char strategy[STORE_STRATEGY_SIZE]; /* an override; "" = the env's */
+    char selector[STORE_TAGS_SIZE];     /* --only k=v,...; "" = all */
+    int64_t started_ms;                 /* when the rollout began */
+    bool halted;
+    char halt_reason[STORE_RESULT_SIZE];
+    int64_t continued_ms; /* `deployment continue`; 0 = not yet */
+    bool cancelled;
+    bool cancel_rollback; /* cancelled with --rollback */
 } store_deployment_t;
 
 typedef int (*store_deployment_fn)(const store_deployment_t *row, void *arg);
@@ -329,11 +346,12 @@ typedef int (*store_deployment_fn)(const store_deployment_t *row, void *arg);
 /* "deploy", "rollback"; "unknown" out of range. */
 const char *store_deploy_kind_name(store_deploy_kind_t kind);
 
-/* "running", "succeeded", "failed", "rolled_back"; "unknown" out of
- * range. */
+/* "running", "succeeded", "failed", "rolled_back", "cancelled"; "unknown"
+ * out of range. */
 const char *store_deploy_state_name(store_deploy_state_t state);
 
-/* Records deployment D (its id is ignored) and sets *ID to the new id.
+/* Records deployment D (its id is ignored; strategy, selector and
+ * started_ms are kept, the flags start clear) and sets *ID to the new id.
  * STORE_ERR_NOTFOUND when the release APP VERSION does not exist. */
 hoist_err_t store_deployment_create(store_t *s, const store_deployment_t *d,
                                     int64_t *id, hoist_error_t *err);
@@ -353,6 +371,12 @@ hoist_err_t store_deployment_list(store_t *s, const char *app,
 hoist_err_t store_deployment_list_running(store_t *s, store_deployment_fn fn,
                                           void *arg, hoist_error_t *err);
 
+/* Writes the rollout flags of deployment D->id: halted, halt_reason,
+ * continued_ms, cancelled, cancel_rollback. STORE_ERR_NOTFOUND if there
+ * is no such deployment. */
+hoist_err_t store_deployment_set_flags(store_t *s, const store_deployment_t *d,
+                                       hoist_error_t *err);
+
 /* Sets deployment ID's state; a final state sets finished_at to NOW,
  * running clears it. STORE_ERR_NOTFOUND if there is no such deployment. */
 hoist_err_t store_deployment_set_state(store_t *s, int64_t id,
@@ -370,6 +394,10 @@ typedef enum {
     STORE_TASK_ROLLED_BACK,
     STORE_TASK_REJECTED,
     STORE_TASK_UNKNOWN,
+    STORE_TASK_SKIPPED,       /* offline past the wait, policy skip */
+    STORE_TASK_REVERTING,     /* the rollout ordered it back */
+    STORE_TASK_REVERTED,      /* back on the release it had */
+    STORE_TASK_REVERT_FAILED, /* going back failed or stalled */
 } store_task_state_t;
 
 /* About 64 KiB: allocate it rather than putting it on a small stack. */
@@ -379,6 +407,10 @@ typedef struct {
     store_task_state_t state;
     char step[STORE_STEP_SIZE];            /* the agent's deploy step */
     char live_version[STORE_VERSION_SIZE]; /* what the agent runs now */
+    char previous[STORE_VERSION_SIZE];     /* what it ran before; "" = none */
+    int64_t started_ms;  /* the order went out; 0 = not started */
+    int64_t progress_ms; /* its last report */
+    int64_t finished_ms; /* it reached a final state */
     int64_t updated_at;
     char message[STORE_MESSAGE_MAX + 1]; /* result, hook output tail */
 } store_task_t;
@@ -386,7 +418,8 @@ typedef struct {
 typedef int (*store_task_fn)(const store_task_t *row, void *arg);
 
 /* "pending", "sent", "running", "succeeded", "failed", "rolled_back",
- * "rejected", "unknown". */
+ * "rejected", "unknown", "skipped", "reverting", "reverted",
+ * "revert_failed". */
 const char *store_task_state_name(store_task_state_t state);
 
 /* Copies the last STORE_MESSAGE_MAX bytes of the LEN bytes of MSG into
@@ -395,7 +428,8 @@ const char *store_task_state_name(store_task_state_t state);
 void store_task_set_message(store_task_t *t, const char *msg, size_t len);
 
 /* Records task T (deployment_id, agent, state, step, message,
- * live_version, updated_at). STORE_ERR_EXISTS when the deployment already
+ * live_version, previous, started_ms, progress_ms, finished_ms,
+ * updated_at). STORE_ERR_EXISTS when the deployment already
  * has a task for the agent, STORE_ERR_NOTFOUND when the deployment or the
  * agent does not exist. */
 hoist_err_t store_task_create(store_t *s, const store_task_t *t,
@@ -410,8 +444,9 @@ hoist_err_t store_task_get(store_t *s, int64_t deployment_id, const char *agent,
 hoist_err_t store_task_list(store_t *s, int64_t deployment_id, store_task_fn fn,
                             void *arg, hoist_error_t *err);
 
-/* Writes state, step, message, live_version and updated_at of the task
- * (T->deployment_id, T->agent); STORE_ERR_NOTFOUND if there is none. */
+/* Writes state, step, message, live_version, previous, started_ms,
+ * progress_ms, finished_ms and updated_at of the task (T->deployment_id,
+ * T->agent); STORE_ERR_NOTFOUND if there is none. */
 hoist_err_t store_task_update(store_t *s, const store_task_t *t,
                               hoist_error_t *err);
 
@@ -419,7 +454,6 @@ hoist_err_t store_task_update(store_t *s, const store_task_t *t,
 
 #define STORE_ACTION_SIZE 64
 #define STORE_TARGET_SIZE 512
-#define STORE_RESULT_SIZE 1024
 #define STORE_DETAIL_SIZE 4096
 
 typedef struct {

@@ -1,6 +1,9 @@
 /*
- * store_task: the store's tasks: what one agent did in one deployment. See
- * store.h for the interface and store_sql.h for the helpers.
+ * store_task: the store's tasks: what one agent did in one deployment,
+ * with the release it ran before (what a rollback returns it to) and when
+ * it started, last reported and finished (what a progress deadline is
+ * measured against). See store.h for the interface and store_sql.h for
+ * the helpers.
  */
 #include "store.h"
 
@@ -11,12 +14,12 @@
 /* Names of the enum values, as stored and as the CHECK constraints of
  * the schema list them; indexed by the enum value. */
 static const char *const s_task_states[] = {
-    "pending", "sent",        "running",  "succeeded",
-    "failed",  "rolled_back", "rejected", "unknown"};
+    "pending",  "sent",    "running", "succeeded", "failed",   "rolled_back",
+    "rejected", "unknown", "skipped", "reverting", "reverted", "revert_failed"};
 
 #define TASK_SELECT                                                            \
-    "SELECT deployment_id, agent, state, step, live_version, updated_at,"      \
-    " message FROM tasks"
+    "SELECT deployment_id, agent, state, step, live_version, previous,"        \
+    " started_ms, progress_ms, finished_ms, updated_at, message FROM tasks"
 
 static void
 s_task_read(store_sql_row_t *r, void *row)
@@ -27,6 +30,10 @@ s_task_read(store_sql_row_t *r, void *row)
     t->state = store_sql_enum(r, s_task_states, N_OF(s_task_states));
     store_sql_text(r, t->step, sizeof t->step);
     store_sql_text(r, t->live_version, sizeof t->live_version);
+    store_sql_text(r, t->previous, sizeof t->previous);
+    t->started_ms = store_sql_int(r);
+    t->progress_ms = store_sql_int(r);
+    t->finished_ms = store_sql_int(r);
     t->updated_at = store_sql_int(r);
     store_sql_text(r, t->message, sizeof t->message);
 }
@@ -85,6 +92,10 @@ s_task_check(const store_task_t *t, hoist_error_t *err)
                                  sizeof t->live_version, false, err);
     }
     if (e == HOIST_OK) {
+        e = store_sql_check_text("previous version", t->previous,
+                                 sizeof t->previous, false, err);
+    }
+    if (e == HOIST_OK) {
         e = store_sql_check_text("task message", t->message, sizeof t->message,
                                  false, err);
     }
@@ -123,11 +134,14 @@ store_task_create(store_t *s, const store_task_t *t, hoist_error_t *err)
     }
     e = store_sql_exec(s, "create task",
                        "INSERT INTO tasks (deployment_id, agent, state, step,"
-                       " message, live_version, updated_at)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                       " message, live_version, previous, started_ms,"
+                       " progress_ms, finished_ms, updated_at)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                        ARGS(A_INT(t->deployment_id), A_TEXT(t->agent),
                             A_TEXT(s_task_states[t->state]), A_TEXT(t->step),
                             A_TEXT(t->message), A_TEXT(t->live_version),
+                            A_TEXT(t->previous), A_INT(t->started_ms),
+                            A_INT(t->progress_ms), A_INT(t->finished_ms),
                             A_INT(t->updated_at)),
                        NULL, err);
     if (e != HOIST_OK && s->fail == STORE_SQL_FAIL_FOREIGN) {
@@ -172,11 +186,13 @@ store_task_update(store_t *s, const store_task_t *t, hoist_error_t *err)
     return store_sql_change(
         s, "update task",
         "UPDATE tasks SET state = ?1, step = ?2, message = ?3,"
-        " live_version = ?4, updated_at = ?5"
-        " WHERE deployment_id = ?6 AND agent = ?7",
+        " live_version = ?4, previous = ?5, started_ms = ?6,"
+        " progress_ms = ?7, finished_ms = ?8, updated_at = ?9"
+        " WHERE deployment_id = ?10 AND agent = ?11",
         ARGS(A_TEXT(s_task_states[t->state]), A_TEXT(t->step),
-             A_TEXT(t->message), A_TEXT(t->live_version), A_INT(t->updated_at),
-             A_INT(t->deployment_id), A_TEXT(t->agent)),
+             A_TEXT(t->message), A_TEXT(t->live_version), A_TEXT(t->previous),
+             A_INT(t->started_ms), A_INT(t->progress_ms), A_INT(t->finished_ms),
+             A_INT(t->updated_at), A_INT(t->deployment_id), A_TEXT(t->agent)),
         err, "no task for agent '%s' in deployment %lld", t->agent,
         (long long)t->deployment_id);
 }

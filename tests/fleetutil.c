@@ -142,6 +142,19 @@ fu_hoist_json(fleet_t *f, const char *const *args)
     return j;
 }
 
+/* How many times NEEDLE occurs in the file at PATH (0 when missing). */
+static int
+s_count(const char *path, const char *needle)
+{
+    char *text = tu_read(path, NULL);
+    int n = 0;
+    for (const char *p = text; p && (p = strstr(p, needle)); p++) {
+        n++;
+    }
+    free(text);
+    return n;
+}
+
 void
 fu_start_controller(fleet_t *f)
 {
@@ -160,18 +173,30 @@ fu_start_controller(fleet_t *f)
                           "--api-endpoint",
                           f->bound_api,
                           NULL};
+    int before = s_count(log, "serving agents on ");
     f->controller = fu_spawn(argv, log);
     uint64_t until = monotime_ms() + WAIT_MS;
     while (!tu_exists(f->conf) && monotime_ms() < until) {
         usleep(20 * 1000);
     }
     assert_true(tu_exists(f->conf));
-    /* "serving agents on E1 and the API on E2": the last start's ports. */
-    char *text = tu_read(log, NULL);
+    /* "serving agents on E1 and the API on E2": this start's ports (its
+     * line follows cli.conf by a moment; a restart's log holds two). */
+    char *text = NULL;
     const char *at = NULL;
-    for (const char *p = text; p && (p = strstr(p, "serving agents on "));
-         p++) {
-        at = p;
+    for (;;) {
+        int seen = 0;
+        free(text);
+        text = tu_read(log, NULL);
+        for (const char *p = text; p && (p = strstr(p, "serving agents on "));
+             p++) {
+            at = p;
+            seen++;
+        }
+        if (seen > before || monotime_ms() >= until) {
+            break;
+        }
+        usleep(20 * 1000);
     }
     assert_non_null(at);
     assert_int_equal(sscanf(at, "serving agents on %255s and the API on %255s",

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define MAX_AGENTS 8
+#define MAX_AGENTS 16
 #define WAIT_MS    20000
 
 typedef struct {
