@@ -40,6 +40,7 @@
 #define S_WORDS_MAX     64            /* "release create" and its kind */
 #define S_PIPELINE_MAX  (1024 * 1024) /* a pipeline file (hoist apply) */
 #define S_VAR_VALUE_MAX (64 * 1024)   /* a variable's value */
+#define S_ONLY_MAX      256           /* an --only selector */
 
 static int s_keygen(commands_ctx_t *, const commands_entry_t *,
                     const commands_args_t *);
@@ -57,6 +58,10 @@ static int s_trust_add(commands_ctx_t *, const commands_entry_t *,
                        const commands_args_t *);
 static int s_deployment(commands_ctx_t *, const commands_entry_t *,
                         const commands_args_t *);
+static int s_cancel(commands_ctx_t *, const commands_entry_t *,
+                    const commands_args_t *);
+static int s_watch(commands_ctx_t *, const commands_entry_t *,
+                   const commands_args_t *);
 static int s_users_add(commands_ctx_t *, const commands_entry_t *,
                        const commands_args_t *);
 static int s_apply(commands_ctx_t *, const commands_entry_t *,
@@ -88,16 +93,19 @@ static const commands_opt_t o_create[] = {
     {"notes", V},    {"lifecycle", V}, {NULL, 0}};
 static const commands_opt_t o_env[] = {{"env", V}, {NULL, 0}};
 static const commands_opt_t o_token[] = {{"env", R}, {"ttl", V}, {NULL, 0}};
-static const commands_opt_t o_deploy[] = {{"env", R}, {"wait", F}, {NULL, 0}};
-static const commands_opt_t o_rollback[] = {
-    {"env", R}, {"to", V}, {"wait", F}, {NULL, 0}};
+static const commands_opt_t o_deploy[] = {
+    {"env", R}, {"wait", F}, {"strategy", V}, {"only", V}, {NULL, 0}};
+static const commands_opt_t o_rollback[] = {{"env", R},  {"to", V},
+                                            {"wait", F}, {"strategy", V},
+                                            {"only", V}, {NULL, 0}};
+static const commands_opt_t o_cancel[] = {{"rollback", F}, {NULL, 0}};
 static const commands_opt_t o_logs[] = {{"agent", V}, {NULL, 0}};
 static const commands_opt_t o_env_req[] = {{"env", R}, {NULL, 0}};
 static const commands_opt_t o_users_add[] = {
     {"role", R}, {"key", R}, {"env", V}, {NULL, 0}};
 static const commands_opt_t o_promote[] = {
-    {"to", R},     {"at", V}, {"wait", F}, {"override-freeze", F},
-    {"reason", V}, {NULL, 0}};
+    {"to", R},     {"at", V},       {"wait", F}, {"override-freeze", F},
+    {"reason", V}, {"strategy", V}, {"only", V}, {NULL, 0}};
 static const commands_opt_t o_approve[] = {
     {"env", R}, {"comment", V}, {NULL, 0}};
 static const commands_opt_t o_audit[] = {{"since", V}, {NULL, 0}};
@@ -158,15 +166,21 @@ static const commands_entry_t s_table[] = {
      "print the pipeline file in force (hoist export > p.yml; hoist apply "
      "p.yml changes nothing)",
      "pipeline.export", 0, 0, NULL},
-    {"deploy", s_deployment, "deploy APP VERSION --env ENV [--wait]",
-     "deploy a release to every accepted agent of ENV", "deploy", 2, 2,
-     o_deploy},
-    {"rollback", s_deployment, "rollback APP --env ENV [--to VERSION] [--wait]",
+    {"deploy", s_deployment,
+     "deploy APP VERSION --env ENV [--wait] [--strategy SPEC] "
+     "[--only k=v,...]",
+     "deploy a release to every accepted agent of ENV (--only: those with "
+     "these tags; --strategy: all-at-once, rolling:batch=3,max_unavailable=1, "
+     "canary:count=1,hold=5m,then=manual instead of ENV's)",
+     "deploy", 2, 2, o_deploy},
+    {"rollback", s_deployment,
+     "rollback APP --env ENV [--to VERSION] [--wait] [--strategy SPEC] "
+     "[--only k=v,...]",
      "put the previous (or a kept) release back in ENV", "rollback", 1, 1,
      o_rollback},
     {"promote", s_promote,
      "promote APP VERSION --to ENV [--at TIME] [--wait] "
-     "[--override-freeze --reason TEXT]",
+     "[--override-freeze --reason TEXT] [--strategy SPEC] [--only k=v,...]",
      "move a release up its lifecycle, now or at TIME ('2026-12-01 02:00 "
      "Europe/Berlin'); exit 4 lists the gates not met",
      "promote", 2, 2, o_promote},
@@ -184,6 +198,17 @@ static const commands_entry_t s_table[] = {
      "deployments", 0, 1, NULL},
     {"deployment show", s_remote, "deployment show ID",
      "one deployment and its per-agent tasks", "deployment.show", 1, 1, NULL},
+    {"deployment cancel", s_cancel, "deployment cancel ID [--rollback]",
+     "start no more agents; with --rollback, also put the previous release "
+     "back on those done",
+     "deployment.cancel", 1, 1, o_cancel},
+    {"deployment continue", s_remote, "deployment continue ID",
+     "let a rollout whose canary holds for a release manager go on",
+     "deployment.continue", 1, 1, NULL},
+    {"watch", s_watch, "watch ID",
+     "follow a deployment to its end, as --wait does (exit 0 when it "
+     "succeeded, 1 when not)",
+     "deployment.show", 1, 1, NULL},
     {"logs", s_remote, "logs ID [--agent NAME]",
      "what the agents reported for a deployment (hook output)", "logs", 1, 1,
      o_logs},
@@ -589,14 +614,84 @@ s_follow(commands_ctx_t *ctx, const commands_entry_t *c, char *const *args,
     return rc;
 }
 
+/* True for a selector key's characters. */
+static bool
+s_only_key_ok(const char *key, size_t len)
+{
+    static const char ok[] = "abcdefghijklmnopqrstuvwxyz0123456789_-";
+    return len > 0 && strspn(key, ok) >= len;
+}
+
+/* True for a selector value: not empty, no ',' or '=', no control
+ * character. */
+static bool
+s_only_value_ok(const char *value, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if (c == '=' || c < 0x20 || c == 0x7f) {
+            return false;
+        }
+    }
+    return len > 0;
+}
+
+/* Checks --only ONLY: comma-separated k=v terms, k of [a-z0-9_-], v
+ * without ',' or '=', at most S_ONLY_MAX characters. Returns -1 when it
+ * passes (or is absent), else 2 after naming the bad term: a selector
+ * the controller would read as "no agent" must not start a deployment
+ * that does nothing, nor one that does more than asked. */
+static int
+s_check_only(const commands_entry_t *self, const char *only)
+{
+    if (!only) {
+        return -1;
+    }
+    size_t len = strlen(only);
+    if (len == 0 || len > S_ONLY_MAX) {
+        return s_usage(self,
+                       "--only takes 1 to %d characters (like "
+                       "role=web,site=fra1), not %zu",
+                       S_ONLY_MAX, len);
+    }
+    for (const char *t = only;; t++) {
+        size_t n = strcspn(t, ",");
+        const char *eq = memchr(t, '=', n);
+        size_t k = eq ? (size_t)(eq - t) : n;
+        if (n == 0) {
+            return s_usage(self,
+                           "--only '%s' has an empty term (a comma too "
+                           "many)",
+                           only);
+        }
+        if (!eq || !s_only_key_ok(t, k) ||
+            !s_only_value_ok(eq + 1, n - k - 1)) {
+            return s_usage(self,
+                           "--only: '%.*s' is not a k=v term (k of a-z, 0-9, "
+                           "_ and -; v not empty, without ',', '=' or control "
+                           "characters); "
+                           "terms are separated by commas, as in "
+                           "role=web,site=fra1",
+                           (int)n, t);
+        }
+        t += n;
+        if (*t == '\0') {
+            return -1;
+        }
+    }
+}
+
 /* deploy and rollback: the reply names a deployment, which --wait then
- * follows to its end. */
+ * follows to its end. --strategy travels as it is (the controller parses
+ * it), --only after a check of its form. */
 static int
 s_deployment(commands_ctx_t *ctx, const commands_entry_t *self,
              const commands_args_t *a)
 {
-    return s_follow(ctx, self, a->args, a->nargs, a->opts,
-                    s_flag(self, a, "wait"));
+    int rc = s_check_only(self, s_opt(a, "only"));
+    return rc >= 0 ? rc
+                   : s_follow(ctx, self, a->args, a->nargs, a->opts,
+                              s_flag(self, a, "wait"));
 }
 
 /* Copies A's value options into OUT (of 2 * COMMANDS_VALUES_MAX + 3) and
@@ -616,6 +711,37 @@ s_opts_with_flag(const commands_args_t *a, const char *flag, bool on,
         out[k++] = "1";
     }
     out[k] = NULL;
+}
+
+/* deployment cancel: --rollback travels as option rollback=1. */
+static int
+s_cancel(commands_ctx_t *ctx, const commands_entry_t *self,
+         const commands_args_t *a)
+{
+    const char *opts[2 * COMMANDS_VALUES_MAX + 3];
+    s_opts_with_flag(a, "rollback", s_flag(self, a, "rollback"), opts);
+    return s_call(ctx, self, a->args, a->nargs, opts, NULL, 0);
+}
+
+/* watch: what --wait does, for a deployment started elsewhere (another
+ * terminal, a schedule, a CI job). */
+static int
+s_watch(commands_ctx_t *ctx, const commands_entry_t *self,
+        const commands_args_t *a)
+{
+    const char *id = a->args[0];
+    if (strlen(id) == 0 || strlen(id) > WATCH_ID_MAX) {
+        return s_usage(self, "ID is a deployment's id, as hoist deployments "
+                             "lists them");
+    }
+    hoist_error_t err = {0};
+    int rc = 0;
+    client_t *client = s_client(ctx, &err);
+    watch_opts_t o = {.json = ctx->json, .tty = isatty(1), .out = stdout};
+    if (!client || watch_deployment(client, id, &o, &rc, &err) != HOIST_OK) {
+        rc = output_error(&err);
+    }
+    return rc;
 }
 
 /* True when TEXT is empty or only blanks. */
@@ -646,6 +772,10 @@ s_promote(commands_ctx_t *ctx, const commands_entry_t *self,
     }
     if (reason && !override) {
         return s_usage(self, "--reason goes with --override-freeze");
+    }
+    int rc = s_check_only(self, s_opt(a, "only"));
+    if (rc >= 0) {
+        return rc;
     }
     const char *opts[2 * COMMANDS_VALUES_MAX + 3];
     s_opts_with_flag(a, "override_freeze", override, opts);

@@ -14,6 +14,12 @@
  * docs/protocol.md's table, and each refusal made on the client's side
  * exits 2 and sends nothing.
  *
+ * Issue 5: --strategy and --only, deployment cancel/continue, and the
+ * progress of watch / --wait: cli/progress on its own (pure: documents
+ * in, text out, no terminal), then the binary against scripted
+ * deployment.show sequences in plain and --json modes, and once under
+ * script(1) for a real terminal.
+ *
  * Every run of the binary is wrapped in timeout(1), so a hang fails the
  * test instead of stalling it; every test checks in its teardown that the
  * fake's thread is gone.
@@ -40,6 +46,7 @@
 #include "envelope.h"
 #include "keys.h"
 #include "manifest.h"
+#include "progress.h"
 #include "watch.h"
 #include "zap.h"
 
@@ -1063,6 +1070,35 @@ test_cli_requests(void **state)
          "vars.unset",
          "web DB_URL",
          "env=dev"},
+        /* issue 5 */
+        {{"deploy", "web", "1.2.0", "--env", "dev", "--strategy",
+          "rolling:batch=3,max_unavailable=1", "--only", "role=web,site=fra1"},
+         "deploy",
+         "web 1.2.0",
+         "env=dev,only=role=web,site=fra1,strategy=rolling:batch=3,"
+         "max_unavailable=1"},
+        {{"deploy", "web", "1.2.0", "--env", "dev",
+          "--strategy=rolling:batch=25%", "--only=k-_9=fra 1"},
+         "deploy",
+         "web 1.2.0",
+         "env=dev,only=k-_9=fra 1,strategy=rolling:batch=25%"},
+        {{"rollback", "web", "--env", "dev", "--strategy", "all-at-once",
+          "--only", "role=web"},
+         "rollback",
+         "web",
+         "env=dev,only=role=web,strategy=all-at-once"},
+        {{"promote", "web", "1.2.0", "--to", "production", "--strategy",
+          "canary:count=1,hold=5m,then=manual", "--only", "site=fra1"},
+         "promote",
+         "web 1.2.0",
+         "only=site=fra1,strategy=canary:count=1,hold=5m,then=manual,"
+         "to=production"},
+        {{"deployment", "cancel", "7"}, "deployment.cancel", "7", ""},
+        {{"deployment", "cancel", "7", "--rollback"},
+         "deployment.cancel",
+         "7",
+         "rollback=1"},
+        {{"deployment", "continue", "7"}, "deployment.continue", "7", ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const s_case_t *c = &cases[i];
@@ -1147,6 +1183,29 @@ test_cli_usage_errors(void **state)
         {"vars", "unset", "web", "1X", "--env", "dev"},
         {"vars", "list", "web"}, /* missing --env */
         {"release", "create", "web", "1.0", "/dev/null", "--lifecycle"},
+        /* issue 5: --only's form, cancel/continue/watch's arguments */
+        {"deploy", "web", "1.2.0", "--env", "dev", "--only", ""},
+        {"deploy", "web", "1.2.0", "--env", "dev", "--only", "role"},
+        {"deploy", "web", "1.2.0", "--env", "dev", "--only", "Role=web"},
+        {"deploy", "web", "1.2.0", "--env", "dev", "--only", "role="},
+        {"deploy", "web", "1.2.0", "--env", "dev", "--only", "=web"},
+        {"deploy", "web", "1.2.0", "--env", "dev", "--only", "role=a=b"},
+        {"deploy", "web", "1.2.0", "--env", "dev", "--only", "role=web,"},
+        {"deploy", "web", "1.2.0", "--env", "dev", "--only", ",role=web"},
+        {"deploy", "web", "1.2.0", "--env", "dev", "--only", "a=1,,b=2"},
+        {"deploy", "web", "1.2.0", "--env", "dev", "--only", "role.x=web"},
+        {"deploy", "web", "1.2.0", "--env", "dev", "--only", "role=w\teb"},
+        {"deploy", "web", "1.2.0", "--env", "dev", "--only", "role=web",
+         "--only", "site=fra1"},
+        {"deploy", "web", "1.2.0", "--env", "dev", "--strategy"},
+        {"rollback", "web", "--env", "dev", "--only", "role=web,site"},
+        {"promote", "web", "1.2.0", "--to", "production", "--only", "x"},
+        {"deployment", "cancel"},
+        {"deployment", "cancel", "7", "8"},
+        {"deployment", "continue"},
+        {"deployment", "continue", "7", "--rollback"},
+        {"watch"},
+        {"watch", "7", "--wait"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         tu_run_t r = s_hoist_v(false, bad[i]);
@@ -1207,7 +1266,15 @@ test_cli_help_lists_all(void **state)
                                         "[--secret]",
                                         "vars list APP --env ENV",
                                         "vars unset APP KEY --env ENV",
-                                        "--lifecycle NAME"};
+                                        "--lifecycle NAME",
+                                        "deploy APP VERSION --env ENV [--wait] "
+                                        "[--strategy SPEC] [--only k=v,...]",
+                                        "rollback APP --env ENV [--to VERSION] "
+                                        "[--wait] [--strategy SPEC] [--only "
+                                        "k=v,...]",
+                                        "deployment cancel ID [--rollback]",
+                                        "deployment continue ID",
+                                        "watch ID"};
     /* --help and the help command print the same list. */
     static const char *const how[] = {"--help", "help"};
     for (size_t k = 0; k < 2; k++) {
@@ -1649,8 +1716,8 @@ test_wait_plain(void **state)
     }
 }
 
-/* --wait on a deployment that rolled back: exit 1; with --json, only the
- * final document. */
+/* --wait on a deployment that rolled back: exit 1; with --json, an event
+ * per change and the end event. */
 static void
 test_wait_failed(void **state)
 {
@@ -1664,17 +1731,28 @@ test_wait_failed(void **state)
     assert_contains(r.out, "deployment 7 rolled_back\n");
     assert_contains(r.out, "hoist logs 7");
     tu_run_free(&r);
-    /* With --json: exactly the final document, and the same exit. */
+    /* With --json: the events and nothing else, and the same exit. */
     pthread_mutex_lock(&fx->fake->lock);
     fx->fake->next_show = 0;
     pthread_mutex_unlock(&fx->fake->lock);
     r = s_hoist("--json", "deploy", "web", "1.2.0", "--env", "dev", "--wait");
     assert_int_equal(r.status, 1);
-    assert_string_equal(r.out, SHOW_FAILED "\n");
+    assert_string_equal(
+        r.out, "{\"event\":\"task\",\"agent\":\"web-1\",\"state\":"
+               "\"running\",\"step\":\"fetch\",\"batch\":0}\n"
+               "{\"event\":\"task\",\"agent\":\"web-2\",\"state\":\"sent\","
+               "\"step\":\"\",\"batch\":0}\n"
+               "{\"event\":\"task\",\"agent\":\"web-1\",\"state\":"
+               "\"rolled_back\",\"step\":\"health\",\"batch\":0}\n"
+               "{\"event\":\"task\",\"agent\":\"web-2\",\"state\":"
+               "\"succeeded\",\"step\":\"health\",\"batch\":0}\n"
+               "{\"event\":\"end\",\"state\":\"rolled_back\","
+               "\"deployment\":7}\n");
     tu_run_free(&r);
 }
 
-/* On a terminal: one line rewritten in place, then the table. */
+/* On a terminal: a block rewritten in place (the header and the batch
+ * in progress), the finished batch kept above it, then the table. */
 static void
 test_wait_live_line(void **state)
 {
@@ -1686,19 +1764,25 @@ test_wait_live_line(void **state)
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
-    watch_opts_t o = {.json = false, .tty = true, .out = out};
+    watch_opts_t o = {.json = false, .tty = true, .width = 200, .out = out};
     int code = -1;
     hoist_error_t err = {0};
     assert_int_equal(watch_deployment(c, "7", &o, &code, &err), HOIST_OK);
     fclose(out);
     assert_int_equal(code, 0);
-    assert_contains(buf, "\r\033[Kdeploying web 1.2.0 to dev: 0/2 done, "
-                         "web-1: fetch\r\033[K");
-    assert_contains(buf, "\r\033[Kdeploying web 1.2.0 to dev: 1/2 done, "
-                         "web-2: health\r\033[K");
-    assert_contains(buf, "\r\033[Kdeploying web 1.2.0 to dev: 2/2 done\n"
-                         "AGENT");
-    assert_int_equal(s_count(buf, "\n"), 5); /* end of live line, table */
+    assert_contains(buf,
+                    "\033[Kdeployment 7  deploy web 1.2.0 to dev  running\n"
+                    "\033[Kbatch 1/1 (2 agents)  done 0  failed 0  running 2  "
+                    "web-1: fetch  web-2: sent\n\033[J"
+                    "\r\033[2A"
+                    "\033[Kdeployment 7  deploy web 1.2.0 to dev  running\n"
+                    "\033[Kbatch 1/1 (2 agents)  done 1  failed 0  running 1  "
+                    "web-2: health\n\033[J"
+                    "\r\033[2A"
+                    "\033[Kbatch 1/1 (2 agents)  done 2  failed 0  running 0\n"
+                    "\033[Kdeployment 7  deploy web 1.2.0 to dev  succeeded\n"
+                    "\033[JAGENT");
+    assert_int_equal(s_count(buf, "\n"), 10); /* blocks 2 + 2 + 2, table 4 */
     free(buf);
     client_destroy(&c);
 }
@@ -2236,6 +2320,591 @@ test_cli_exit_codes_issue4(void **state)
     free(prefix);
 }
 
+/* ---- issue 5: progress of a rollout ------------------------------------- */
+
+#define ROLLING "rolling batch=2 max_unavailable=2 threshold=0 auto_rollback"
+#define CANARY  "canary count=1 hold=5m then=manual"
+#define HALT    "1 agent failed (threshold 0)"
+#define HEADER  "deployment 7  deploy web 1.2.0 to production  " ROLLING "  "
+
+/* A task of a scripted rollout document. */
+typedef struct {
+    const char *agent, *state, *step;
+    int batch;
+    bool canary;
+} s_task_spec_t;
+
+/* How a scripted rollout document stands. */
+typedef struct {
+    const char *state, *strategy;
+    int batch, nbatches;
+    const char *halted; /* the halt's reason, or NULL */
+    bool waiting;       /* waiting_continue */
+} s_doc_spec_t;
+
+/* The deployment.show document of deployment 7 (web 1.2.0 to
+ * production) as D says, with TASKS (up to a NULL agent); a failed task
+ * has a message. The caller's (free). */
+static char *
+s_doc(s_doc_spec_t d, const s_task_spec_t *tasks)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; tasks[i].agent; i++) {
+        const s_task_spec_t *t = &tasks[i];
+        bool failed = streq(t->state, "failed");
+        json_array_append_new(
+            list,
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:b}", "agent", t->agent,
+                      "state", t->state, "step", t->step, "live", "", "message",
+                      failed ? "health: GET /healthz returned 500" : "",
+                      "batch", t->batch, "canary", t->canary));
+    }
+    json_t *doc = json_pack(
+        "{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:b, s:i, s:i, s:o}",
+        "id", 7, "app", "web", "version", "1.2.0", "env", "production", "kind",
+        "deploy", "state", d.state, "strategy", d.strategy, "halted",
+        d.halted != NULL, "halt_reason", d.halted ? d.halted : "",
+        "waiting_continue", d.waiting, "batch", d.batch, "nbatches", d.nbatches,
+        "tasks", list);
+    assert_non_null(doc);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    return text;
+}
+
+#define N_ROLLING 4
+#define N_CANARY  4
+
+/* A rolling rollout of 4 agents in 2 batches: the second batch has a
+ * failure, the rollout halts and puts the first batch back. SHOWS gets
+ * the 4 documents (the caller frees them). */
+static void
+s_rolling(char *shows[N_ROLLING])
+{
+    shows[0] =
+        s_doc((s_doc_spec_t){"running", ROLLING, 0, 2, NULL, false},
+              (const s_task_spec_t[]){{"web-1", "running", "fetch", 0, false},
+                                      {"web-2", "sent", "", 0, false},
+                                      {"web-3", "pending", "", 1, false},
+                                      {"web-4", "pending", "", 1, false},
+                                      {0}});
+    shows[1] = s_doc(
+        (s_doc_spec_t){"running", ROLLING, 1, 2, NULL, false},
+        (const s_task_spec_t[]){{"web-1", "succeeded", "health", 0, false},
+                                {"web-2", "succeeded", "health", 0, false},
+                                {"web-3", "running", "health", 1, false},
+                                {"web-4", "failed", "health", 1, false},
+                                {0}});
+    shows[2] = s_doc(
+        (s_doc_spec_t){"running", ROLLING, 1, 2, HALT, false},
+        (const s_task_spec_t[]){{"web-1", "reverting", "health", 0, false},
+                                {"web-2", "reverted", "health", 0, false},
+                                {"web-3", "running", "health", 1, false},
+                                {"web-4", "failed", "health", 1, false},
+                                {0}});
+    shows[3] =
+        s_doc((s_doc_spec_t){"rolled_back", ROLLING, 1, 2, HALT, false},
+              (const s_task_spec_t[]){{"web-1", "reverted", "health", 0, false},
+                                      {"web-2", "reverted", "health", 0, false},
+                                      {"web-3", "reverted", "health", 1, false},
+                                      {"web-4", "failed", "health", 1, false},
+                                      {0}});
+}
+
+/* A canary that holds for `continue`, then a cancel. */
+static void
+s_canary(char *shows[N_CANARY])
+{
+    shows[0] =
+        s_doc((s_doc_spec_t){"running", CANARY, 0, 3, NULL, false},
+              (const s_task_spec_t[]){{"web-1", "running", "health", 0, true},
+                                      {"web-2", "pending", "", 1, false},
+                                      {"web-3", "pending", "", 1, false},
+                                      {"web-4", "pending", "", 2, false},
+                                      {0}});
+    shows[1] =
+        s_doc((s_doc_spec_t){"running", CANARY, 1, 3, NULL, true},
+              (const s_task_spec_t[]){{"web-1", "succeeded", "health", 0, true},
+                                      {"web-2", "pending", "", 1, false},
+                                      {"web-3", "pending", "", 1, false},
+                                      {"web-4", "pending", "", 2, false},
+                                      {0}});
+    shows[2] =
+        s_doc((s_doc_spec_t){"running", CANARY, 1, 3, NULL, false},
+              (const s_task_spec_t[]){{"web-1", "succeeded", "health", 0, true},
+                                      {"web-2", "running", "fetch", 1, false},
+                                      {"web-3", "pending", "", 1, false},
+                                      {"web-4", "pending", "", 2, false},
+                                      {0}});
+    shows[3] = s_doc(
+        (s_doc_spec_t){"cancelled", CANARY, 1, 3, NULL, false},
+        (const s_task_spec_t[]){{"web-1", "succeeded", "health", 0, true},
+                                {"web-2", "succeeded", "health", 1, false},
+                                {"web-3", "pending", "", 1, false},
+                                {"web-4", "pending", "", 2, false},
+                                {0}});
+}
+
+static void
+s_free_shows(char **shows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(shows[i]);
+    }
+}
+
+/* Feeds SHOWS[i] to P and asserts that it prints WANT[i]; then, when END
+ * is not NULL, that the end prints END. */
+static void
+s_assert_progress(progress_t *p, char *const *shows, const char *const *want,
+                  size_t n, const char *end)
+{
+    json_t *doc = NULL;
+    for (size_t i = 0; i < n; i++) {
+        json_decref(doc);
+        doc = json_loads(shows[i], 0, NULL);
+        assert_non_null(doc);
+        char *text = progress_update(p, doc);
+        assert_non_null(text);
+        if (!streq(text, want[i])) {
+            print_error("document %zu printed:\n%s\n", i, text);
+        }
+        assert_string_equal(text, want[i]);
+        free(text);
+    }
+    if (end) {
+        char *text = progress_end(p, doc);
+        assert_non_null(text);
+        if (!streq(text, end)) {
+            print_error("the end printed:\n%s\n", text);
+        }
+        assert_string_equal(text, end);
+        free(text);
+    }
+    json_decref(doc);
+}
+
+/* The rolling rollout's plain lines, which the binary prints too. */
+static const char *const s_rolling_plain[] = {"batch 1/2 started (2 agents)\n"
+                                              "web-1: fetch (running)\n"
+                                              "web-2: sent\n"
+                                              "web-3: pending\n"
+                                              "web-4: pending\n",
+                                              "",
+                                              "web-1: health (succeeded)\n"
+                                              "web-2: health (succeeded)\n"
+                                              "batch 2/2 started (2 agents)\n"
+                                              "web-3: health (running)\n"
+                                              "web-4: health (failed)\n",
+                                              "web-1: health (reverting)\n"
+                                              "web-2: health (reverted)\n"
+                                              "halted: " HALT "\n",
+                                              "web-1: health (reverted)\n"
+                                              "web-3: health (reverted)\n"};
+
+#define ROLLING_END                                                            \
+    "AGENT  BATCH   STATE     STEP    LIVE  MESSAGE\n"                         \
+    "web-1  1       reverted  health        \n"                                \
+    "web-2  1       reverted  health        \n"                                \
+    "web-3  2       reverted  health        \n"                                \
+    "web-4  2       failed    health        health: GET /healthz returned "    \
+    "500\n"                                                                    \
+    "deployment 7 rolled_back (halted: " HALT ")\n"
+
+/* Plain: a line per change of a task, a line when a batch starts, when
+ * the rollout halts, nothing for a poll that changed nothing; the end is
+ * the table (with BATCH) and the outcome with the halt's reason. */
+static void
+test_progress_plain(void **state)
+{
+    (void)state;
+    char *r[N_ROLLING];
+    s_rolling(r);
+    char *shows[] = {r[0], r[0], r[1], r[2], r[3]};
+    progress_t *p = progress_new(PROGRESS_PLAIN, "7", 0);
+    assert_non_null(p);
+    s_assert_progress(p, shows, s_rolling_plain, 5, ROLLING_END);
+    progress_destroy(&p);
+    assert_null(p);
+    progress_destroy(&p); /* accepts NULL */
+    /* A canary: its batch says so, and the wait for continue is a line
+     * (once); a cancelled deployment exits 1. */
+    char *c[N_CANARY];
+    s_canary(c);
+    static const char *const want[] = {
+        "batch 1/3 started (1 agent, canary)\n"
+        "web-1: health (running)\n"
+        "web-2: pending\nweb-3: pending\nweb-4: pending\n",
+        "web-1: health (succeeded)\n"
+        "waiting for hoist deployment continue 7 (the canary holds)\n",
+        "",
+        "batch 2/3 started (2 agents)\n"
+        "web-2: fetch (running)\n",
+        "web-2: health (succeeded)\n"};
+    char *cshows[] = {c[0], c[1], c[1], c[2], c[3]};
+    p = progress_new(PROGRESS_PLAIN, "7", 0);
+    s_assert_progress(p, cshows, want, 5, NULL);
+    progress_destroy(&p);
+    json_t *doc = json_loads(c[3], 0, NULL);
+    assert_int_equal(progress_exit_code(doc), 1);
+    json_decref(doc);
+    s_free_shows(c, N_CANARY);
+    s_free_shows(r, N_ROLLING);
+}
+
+/* --json: an event per change, the halt and the wait for continue, the
+ * end last; batches 0-based as in deployment.show. */
+static void
+test_progress_json(void **state)
+{
+    (void)state;
+    char *c[N_CANARY];
+    s_canary(c);
+    static const char *const want[] = {
+        "{\"event\":\"task\",\"agent\":\"web-1\",\"state\":\"running\","
+        "\"step\":\"health\",\"batch\":0}\n"
+        "{\"event\":\"task\",\"agent\":\"web-2\",\"state\":\"pending\","
+        "\"step\":\"\",\"batch\":1}\n"
+        "{\"event\":\"task\",\"agent\":\"web-3\",\"state\":\"pending\","
+        "\"step\":\"\",\"batch\":1}\n"
+        "{\"event\":\"task\",\"agent\":\"web-4\",\"state\":\"pending\","
+        "\"step\":\"\",\"batch\":2}\n",
+        "{\"event\":\"task\",\"agent\":\"web-1\",\"state\":\"succeeded\","
+        "\"step\":\"health\",\"batch\":0}\n"
+        "{\"event\":\"waiting_continue\"}\n",
+        "",
+        "{\"event\":\"task\",\"agent\":\"web-2\",\"state\":\"running\","
+        "\"step\":\"fetch\",\"batch\":1}\n",
+        "{\"event\":\"task\",\"agent\":\"web-2\",\"state\":\"succeeded\","
+        "\"step\":\"health\",\"batch\":1}\n"};
+    char *shows[] = {c[0], c[1], c[1], c[2], c[3]};
+    progress_t *p = progress_new(PROGRESS_JSON, "7", 0);
+    s_assert_progress(p, shows, want, 5,
+                      "{\"event\":\"end\",\"state\":\"cancelled\","
+                      "\"deployment\":7}\n");
+    char *text = progress_refused(p, 2, "no deployment 7");
+    assert_string_equal(text, "{\"event\":\"error\",\"exit\":2,\"message\":"
+                              "\"no deployment 7\"}\n");
+    free(text);
+    progress_destroy(&p);
+    /* The halt is an event with its reason, and the end carries it. */
+    char *r[N_ROLLING];
+    s_rolling(r);
+    p = progress_new(PROGRESS_JSON, "7", 0);
+    s_assert_progress(p, r, (const char *const[]){"", "", "", ""}, 0, NULL);
+    json_t *doc = json_loads(r[2], 0, NULL);
+    text = progress_update(p, doc);
+    assert_contains(text, "{\"event\":\"halted\",\"reason\":\"" HALT "\"}\n");
+    free(text);
+    text = progress_end(p, doc);
+    json_decref(doc);
+    assert_string_equal(text, "{\"event\":\"end\",\"state\":\"running\","
+                              "\"deployment\":7,\"reason\":\"" HALT "\"}\n");
+    free(text);
+    progress_destroy(&p);
+    /* Not in --json, a refusal prints nothing on stdout. */
+    p = progress_new(PROGRESS_PLAIN, "7", 0);
+    text = progress_refused(p, 2, "no deployment 7");
+    assert_string_equal(text, "");
+    free(text);
+    progress_destroy(&p);
+    s_free_shows(r, N_ROLLING);
+    s_free_shows(c, N_CANARY);
+}
+
+/* On a terminal: the block (header, batch in progress, halt, rollback
+ * count) is redrawn in place only when it changed; a finished batch is
+ * printed above it for good. */
+static void
+test_progress_terminal(void **state)
+{
+    (void)state;
+    char *r[N_ROLLING];
+    s_rolling(r);
+    static const char *const want[] = {
+        "\033[K" HEADER "running\n"
+        "\033[Kbatch 1/2 (2 agents)  done 0  failed 0  running 2  "
+        "web-1: fetch  web-2: sent\n"
+        "\033[J",
+        "",
+        "\r\033[2A"
+        "\033[Kbatch 1/2 (2 agents)  done 2  failed 0  running 0\n"
+        "\033[K" HEADER "running\n"
+        "\033[Kbatch 2/2 (2 agents)  done 0  failed 1  running 1  "
+        "web-3: health\n"
+        "\033[J",
+        "\r\033[2A"
+        "\033[K" HEADER "running\n"
+        "\033[Kbatch 2/2 (2 agents)  done 0  failed 1  running 1  "
+        "web-3: health\n"
+        "\033[Khalted: " HALT "\n"
+        "\033[Krolling back: reverted 1/2\n"
+        "\033[J",
+        "\r\033[4A"
+        "\033[Kbatch 2/2 (2 agents)  done 0  failed 1  running 0  "
+        "reverted 1\n"
+        "\033[K" HEADER "rolled_back\n"
+        "\033[Khalted: " HALT "\n"
+        "\033[Krolling back: reverted 3/3\n"
+        "\033[J"};
+    char *shows[] = {r[0], r[0], r[1], r[2], r[3]};
+    progress_t *p = progress_new(PROGRESS_TERMINAL, "7", 200);
+    s_assert_progress(p, shows, want, 5, ROLLING_END);
+    progress_destroy(&p);
+    s_free_shows(r, N_ROLLING);
+}
+
+/* On a narrow terminal every rewritten line is cut to width - 1 columns
+ * (a wrapped line would throw the cursor-up count off). */
+static void
+test_progress_terminal_width(void **state)
+{
+    (void)state;
+    char *r[N_ROLLING];
+    s_rolling(r);
+    progress_t *p = progress_new(PROGRESS_TERMINAL, "7", 30);
+    for (size_t i = 0; i < N_ROLLING; i++) {
+        json_t *doc = json_loads(r[i], 0, NULL);
+        char *text = progress_update(p, doc);
+        json_decref(doc);
+        size_t lines = 0;
+        for (const char *l = strstr(text, "\033[K"); l;
+             l = strstr(l, "\033[K")) {
+            l += 3;
+            size_t n = strcspn(l, "\n");
+            /* finished batches are not rewritten: they may be longer */
+            if (strncmp(l, "batch 1/2 (2 agents)  done 2", 28) != 0 &&
+                !strstr(text, "\033[4A")) {
+                assert_true(n <= 29);
+            }
+            lines++;
+        }
+        assert_true(lines >= 2);
+        free(text);
+    }
+    progress_destroy(&p);
+    /* A narrower terminal than PROGRESS_WIDTH_MIN is taken as that. */
+    p = progress_new(PROGRESS_TERMINAL, "7", 3);
+    json_t *doc = json_loads(r[0], 0, NULL);
+    char *text = progress_update(p, doc);
+    assert_contains(text, "\033[Kdeployment 7  deplo\n"); /* 19 */
+    free(text);
+    json_decref(doc);
+    progress_destroy(&p);
+    s_free_shows(r, N_ROLLING);
+}
+
+/* What the controller sends is text, not terminal control: escapes and
+ * newlines in names, steps and reasons are shown as '?', and numbers out
+ * of range or of the wrong type neither crash nor loop. */
+static void
+test_progress_hostile(void **state)
+{
+    (void)state;
+    const char *doc_text =
+        "{\"id\": \"7\", \"state\": \"running\", \"halted\": true, "
+        "\"halt_reason\": \"x\\u001b[2Jy\\nweb-9: health (succeeded)\", "
+        "\"batch\": -5, \"nbatches\": 1000000000000000000, \"tasks\": ["
+        "{\"agent\": \"ev\\u001b[1Ail\\nweb-8: fetch (running)\", \"state\": "
+        "\"running\", \"step\": \"\\r\", \"batch\": 99999999999},"
+        "7, {\"agent\": 3, \"batch\": \"x\"}, null]}";
+    json_t *doc = json_loads(doc_text, 0, NULL);
+    assert_non_null(doc);
+    static const progress_mode_t modes[] = {PROGRESS_PLAIN, PROGRESS_TERMINAL,
+                                            PROGRESS_JSON};
+    for (size_t m = 0; m < 3; m++) {
+        progress_t *p = progress_new(modes[m], "7", 80);
+        char *text = progress_update(p, doc);
+        assert_non_null(text);
+        char *end = progress_end(p, doc);
+        assert_non_null(end);
+        if (modes[m] != PROGRESS_JSON) {
+            assert_null(strstr(text, "\033[1A"));
+            assert_null(strstr(text, "\033[2J"));
+            assert_null(strstr(text, "\nweb-8"));
+            assert_null(strstr(text, "\nweb-9"));
+            assert_null(strstr(end, "\033[2J"));
+            assert_contains(text, "x?[2Jy?web-9");
+        }
+        if (modes[m] == PROGRESS_PLAIN) {
+            assert_contains(text,
+                            "ev?[1Ail?web-8: fetch (running): ? (running)\n");
+        } else if (modes[m] == PROGRESS_JSON) {
+            assert_contains(text, "\\u001B[1Ail\\nweb-8");
+            assert_contains(end, "\"deployment\":\"7\"");
+        }
+        free(text);
+        free(end);
+        progress_destroy(&p);
+    }
+    json_decref(doc);
+}
+
+/* Puts SHOWS (N of them) in the fake's deployment.show script. */
+static void
+s_shows(fake_t *f, char *const *shows, size_t n)
+{
+    pthread_mutex_lock(&f->lock);
+    for (size_t i = 0; i < n; i++) {
+        f->shows[i] = shows[i];
+    }
+    f->nshows = n;
+    f->next_show = 0;
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* hoist watch ID, not on a terminal: the plain lines of each change, the
+ * table, exit 1 for a rollout that rolled back; only deployment.show
+ * ID is asked. */
+static void
+test_watch_plain(void **state)
+{
+    fx_t *fx = *state;
+    char *r[N_ROLLING];
+    s_rolling(r);
+    char *shows[] = {r[0], r[0], r[1], r[2], r[3]};
+    s_shows(fx->fake, shows, 5);
+    tu_run_t run = s_hoist("watch", "7");
+    assert_int_equal(run.status, 1);
+    char *want = NULL;
+    for (size_t i = 0; i < 5; i++) {
+        char *more = zsys_sprintf("%s%s", want ? want : "", s_rolling_plain[i]);
+        free(want);
+        want = more;
+    }
+    char *all = zsys_sprintf("%s%s", want, ROLLING_END);
+    assert_string_equal(run.out, all);
+    free(all);
+    free(want);
+    tu_run_free(&run);
+    size_t n = s_fake_count(fx->fake);
+    assert_int_equal(n, 5);
+    for (size_t i = 0; i < n; i++) {
+        s_assert_req(fx->fake, i, "deployment.show", "7", "");
+    }
+    /* A cancelled deployment also exits 1; a succeeded one 0. */
+    char *c[N_CANARY];
+    s_canary(c);
+    s_shows(fx->fake, &c[3], 1);
+    s_hoist_ok(1, "watch", "7");
+    const char *ok[] = {SHOW_OK};
+    s_shows(fx->fake, (char *const *)ok, 1);
+    s_hoist_ok(0, "watch", "7");
+    s_free_shows(c, N_CANARY);
+    s_free_shows(r, N_ROLLING);
+}
+
+/* --json: watch and deploy --wait print the event stream and nothing
+ * else on stdout; deploy sends --strategy and --only as they are. */
+static void
+test_watch_json(void **state)
+{
+    fx_t *fx = *state;
+    char *c[N_CANARY];
+    s_canary(c);
+    char *shows[] = {c[0], c[1], c[1], c[2], c[3]};
+    s_shows(fx->fake, shows, 5);
+    tu_run_t r = s_hoist("--json", "watch", "7");
+    assert_int_equal(r.status, 1);
+    assert_string_equal(
+        r.out,
+        "{\"event\":\"task\",\"agent\":\"web-1\",\"state\":\"running\","
+        "\"step\":\"health\",\"batch\":0}\n"
+        "{\"event\":\"task\",\"agent\":\"web-2\",\"state\":\"pending\","
+        "\"step\":\"\",\"batch\":1}\n"
+        "{\"event\":\"task\",\"agent\":\"web-3\",\"state\":\"pending\","
+        "\"step\":\"\",\"batch\":1}\n"
+        "{\"event\":\"task\",\"agent\":\"web-4\",\"state\":\"pending\","
+        "\"step\":\"\",\"batch\":2}\n"
+        "{\"event\":\"task\",\"agent\":\"web-1\",\"state\":\"succeeded\","
+        "\"step\":\"health\",\"batch\":0}\n"
+        "{\"event\":\"waiting_continue\"}\n"
+        "{\"event\":\"task\",\"agent\":\"web-2\",\"state\":\"running\","
+        "\"step\":\"fetch\",\"batch\":1}\n"
+        "{\"event\":\"task\",\"agent\":\"web-2\",\"state\":\"succeeded\","
+        "\"step\":\"health\",\"batch\":1}\n"
+        "{\"event\":\"end\",\"state\":\"cancelled\",\"deployment\":7}\n");
+    tu_run_free(&r);
+    /* deploy --wait --json: the deploy's own reply is not in the stream. */
+    char *r4[N_ROLLING];
+    s_rolling(r4);
+    s_script(fx->fake, (const char *const *)r4, N_ROLLING);
+    r = s_hoist_stdout("deploy", "web", "1.2.0", "--env", "production",
+                       "--strategy", "rolling:batch=2", "--only", "role=web",
+                       "--wait", "--json");
+    assert_int_equal(r.status, 1);
+    assert_true(strncmp(r.out, "{\"event\":\"task\"", 15) == 0);
+    assert_contains(r.out, "{\"event\":\"halted\",\"reason\":\"" HALT "\"}\n");
+    assert_contains(r.out, "\n{\"event\":\"end\",\"state\":\"rolled_back\","
+                           "\"deployment\":7,\"reason\":\"" HALT "\"}\n");
+    assert_null(strstr(r.out, "deployment 7:"));
+    tu_run_free(&r);
+    size_t base = 5; /* the watch's polls */
+    s_assert_req(fx->fake, base, "deploy", "web 1.2.0",
+                 "env=production,only=role=web,strategy=rolling:batch=2");
+    s_assert_req(fx->fake, base + 1, "deployment.show", "7", "");
+    s_free_shows(r4, N_ROLLING);
+    s_free_shows(c, N_CANARY);
+}
+
+/* A refused poll: its exit and text (stderr); with --json an error event
+ * on stdout instead of an end. */
+static void
+test_watch_refused(void **state)
+{
+    fx_t *fx = *state;
+    s_fake_can(fx->fake, "deployment.show", 2,
+               "no deployment 9: see hoist deployments", "{}");
+    tu_run_t r = s_hoist("watch", "9");
+    assert_int_equal(r.status, 2);
+    assert_string_equal(r.out, "hoist: no deployment 9: see hoist "
+                               "deployments\n");
+    tu_run_free(&r);
+    r = s_hoist_stdout("--json", "watch", "9");
+    assert_int_equal(r.status, 2);
+    assert_string_equal(r.out, "{\"event\":\"error\",\"exit\":2,\"message\":"
+                               "\"no deployment 9: see hoist "
+                               "deployments\"}\n");
+    tu_run_free(&r);
+    /* Refused by role: exit 3. */
+    s_fake_can_error(fx->fake, "deployment.continue", HOIST_ERR_AUTH,
+                     "deployment continue needs the release-manager role");
+    s_hoist_ok(3, "deployment", "continue", "9");
+    assert_int_equal(s_fake_count(fx->fake), 3);
+}
+
+/* On a real terminal (script(1) gives hoist a pty): the block is drawn
+ * and rewritten with cursor-up, and the outcome follows. */
+static void
+test_watch_terminal(void **state)
+{
+    fx_t *fx = *state;
+    if (access("/usr/bin/script", X_OK) != 0) {
+        skip(); /* util-linux's script is not installed */
+    }
+    const char *shows[] = {SHOW_1, SHOW_2, SHOW_OK};
+    s_shows(fx->fake, (char *const *)shows, 3);
+    char *cmd = zsys_sprintf("exec '%s' watch 7", HOIST_CLI_BIN);
+    const char *argv[] = {
+        "/usr/bin/timeout", "-k", "5", "60", "/usr/bin/script", "-qec", cmd,
+        "/dev/null",        NULL};
+    char *config = zsys_sprintf("HOIST_CONFIG=%s", fx->conf);
+    const char *env[] = {config, "COLUMNS=100", NULL};
+    tu_run_t r = tu_run(argv, env);
+    if (r.status != 0) {
+        print_error("script exited %d:\n%s\n", r.status, r.out);
+    }
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "\033[Kdeployment 7  deploy web 1.2.0 to dev  "
+                           "running");
+    assert_contains(r.out, "\r\033[2A\033[K");
+    assert_contains(r.out, "deployment 7 succeeded");
+    assert_null(strstr(r.out, "web-1: fetch (running)")); /* no plain lines */
+    tu_run_free(&r);
+    free(config);
+    free(cmd);
+}
+
 int
 main(void)
 {
@@ -2302,6 +2971,17 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cli_release_lifecycle, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_cli_exit_codes_issue4, s_setup,
+                                        s_teardown),
+        cmocka_unit_test(test_progress_plain),
+        cmocka_unit_test(test_progress_json),
+        cmocka_unit_test(test_progress_terminal),
+        cmocka_unit_test(test_progress_terminal_width),
+        cmocka_unit_test(test_progress_hostile),
+        cmocka_unit_test_setup_teardown(test_watch_plain, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_watch_json, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_watch_refused, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_watch_terminal, s_setup,
                                         s_teardown),
     };
     return cmocka_run_group_tests(tests, s_group_setup, s_group_teardown);
