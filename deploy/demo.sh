@@ -5,8 +5,9 @@
 # deploys a release whose health check fails and shows every agent roll
 # itself back. Then a pipeline file, users with roles, and one release
 # climbing dev -> qa -> staging -> production through its gates: QA's
-# approval and a scheduled production step. Everything is stopped and
-# removed at the end.
+# approval and a scheduled production step, and a canary in dev that
+# waits for a release manager. Everything is stopped and removed at the
+# end.
 #
 #   deploy/demo.sh [BUILD_DIR]
 set -eu
@@ -180,6 +181,20 @@ done
 run "$hoist" deployment show "$id"
 run "$hoist" release show hello 1.2.0
 
+step "A canary in dev: one agent first, the other when Rita says so"
+sed -i 's/^    auto_deploy: true$/    auto_deploy: true\n    strategy: {type: canary, count: 1, then: manual}/' "$lab/pipeline.yml"
+run "$hoist" apply "$lab/pipeline.yml"
+pack 1.3.0
+run "$hoist" release create hello 1.3.0 "$lab/hello-1.3.0.tar.gz" \
+    --sign-key "$lab/release" --sequence 4
+id=$("$hoist" --json deployments | json '["deployments"][0]["id"]')
+until [ "$("$hoist" --json deployment show "$id" | json '["waiting_continue"]')" = True ]; do
+    sleep 0.2
+done
+run "$hoist" deployment show "$id"
+rita deployment continue "$id"
+rita watch "$id"
+
 step "The record: every change and every refusal, hash-chained"
 run "$hoist" audit
 run "$hoist" audit verify
@@ -188,4 +203,4 @@ step "Where everything stands"
 run "$hoist" status
 run "$hoist" deployments
 
-step "Done: hello 1.2.0 runs in dev, qa, staging and production; the lab is being removed"
+step "Done: dev runs hello 1.3.0 (after its canary), qa, staging and production 1.2.0; the lab is being removed"
