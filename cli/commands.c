@@ -100,6 +100,7 @@ static const commands_opt_t o_rollback[] = {{"env", R},  {"to", V},
                                             {"only", V}, {NULL, 0}};
 static const commands_opt_t o_cancel[] = {{"rollback", F}, {NULL, 0}};
 static const commands_opt_t o_logs[] = {{"agent", V}, {NULL, 0}};
+static const commands_opt_t o_to[] = {{"to", V}, {NULL, 0}};
 static const commands_opt_t o_env_req[] = {{"env", R}, {NULL, 0}};
 static const commands_opt_t o_users_add[] = {
     {"role", R}, {"key", R}, {"env", V}, {NULL, 0}};
@@ -209,6 +210,13 @@ static const commands_entry_t s_table[] = {
      "follow a deployment to its end, as --wait does (exit 0 when it "
      "succeeded, 1 when not)",
      "deployment.show", 1, 1, NULL},
+    {"dr sync", s_remote, "dr sync APP [--to ENV]",
+     "deploy to each mirror (dr) the release live in what it mirrors",
+     "dr.sync", 1, 1, o_to},
+    {"diff", s_remote, "diff ENV_A ENV_B [APP]",
+     "drift between two environments: releases, variables (secrets by "
+     "digest), agents per role, agents offline",
+     "diff", 2, 3, NULL},
     {"logs", s_remote, "logs ID [--agent NAME]",
      "what the agents reported for a deployment (hook output)", "logs", 1, 1,
      o_logs},

@@ -20,6 +20,7 @@
 #include "duration.h"
 #include "hub.h"
 #include "ledger.h"
+#include "mirror.h"
 #include "policy.h"
 #include "promotion.h"
 #include "rollout.h"
@@ -883,8 +884,8 @@ static const call_command_t s_commands[] = {
 
 /* Every module's table, api.c's own first; each ends with a NULL name. */
 static const call_command_t *const s_tables[] = {
-    rollout_commands,   s_commands,     ledger_commands, policy_commands,
-    promotion_commands, users_commands, vars_commands};
+    rollout_commands, mirror_commands,    s_commands,     ledger_commands,
+    policy_commands,  promotion_commands, users_commands, vars_commands};
 
 static const call_command_t *
 s_find(const char *name)

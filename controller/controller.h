@@ -55,6 +55,10 @@ const char *controller_data_dir(controller_t *self);
 /* What the hub and the api use. */
 store_t *controller_store(controller_t *self);
 artifacts_t *controller_artifacts(controller_t *self);
+/* A keyed BLAKE2b-256 of LEN bytes of DATA into OUT, with a key only this
+ * controller has (derived from its CURVE secret): a secret's digest. */
+void controller_digest(controller_t *self, const void *data, size_t len,
+                       uint8_t out[32]);
 /* The pipeline in force (see policy.h). */
 struct policy *controller_policy(controller_t *self);
 /* The upload actor's handle (see uploader.h). */

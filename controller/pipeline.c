@@ -34,7 +34,7 @@ enum { S_ROOT_TZ, S_ROOT_LIFECYCLES, S_ROOT_ENVS, S_ROOT_NOTIFY, S_NROOT };
 /* The environment's own keys; strategy_keys follow them. */
 static const char *const s_env_keys[] = {"mirror",    "tags",    "auto_deploy",
                                          "approvals", "windows", "freezes",
-                                         "notify",    NULL};
+                                         "notify",    "sync",    NULL};
 enum {
     S_ENV_MIRROR,
     S_ENV_TAGS,
@@ -43,6 +43,7 @@ enum {
     S_ENV_WINDOWS,
     S_ENV_FREEZES,
     S_ENV_NOTIFY,
+    S_ENV_SYNC,
     S_NENV_KEYS
 };
 
@@ -66,6 +67,7 @@ typedef struct {
     pipeline_t *p;
     /* Each environment's `mirror` key, checked once all are read. */
     yamlfile_pair_t mirror_pair[PIPELINE_MAX_ENVS];
+    yamlfile_pair_t sync_pair[PIPELINE_MAX_ENVS]; /* key NULL: no sync key */
     char env_prefix[PIPELINE_MAX_ENVS][S_PREFIX_MAX];
 } s_ctx_t;
 
@@ -628,6 +630,21 @@ s_env_key(s_ctx_t *c, const yamlfile_pair_t *pair, int k, pipeline_env_t *e,
     case S_ENV_NOTIFY:
         return s_entries(c, pair, PIPELINE_MAX_NOTIFY, sizeof e->notify[0],
                          s_notify_fn, e->notify, &e->nnotify, err);
+    case S_ENV_SYNC: {
+        char *v = NULL;
+        hoist_err_t rc = yamlfile_string(c->yf, pair, &v, err);
+        if (rc == HOIST_OK && strcmp(v, "auto") != 0 &&
+            strcmp(v, "manual") != 0) {
+            rc = yamlfile_error(c->yf, pair, err,
+                                "expected auto or manual, got '%s'", v);
+        }
+        if (rc == HOIST_OK) {
+            e->sync_manual = strcmp(v, "manual") == 0;
+            c->sync_pair[idx] = *pair;
+        }
+        free(v);
+        return rc;
+    }
     default:
         return strategy_read_key(c->yf, pair, &e->rollout, err);
     }
@@ -719,6 +736,11 @@ s_check_mirrors(s_ctx_t *c, hoist_error_t *err)
         const yamlfile_pair_t *pair = &c->mirror_pair[i];
         const pipeline_env_t *src = pipeline_env(c->p, e->mirror);
         if (!e->mirror[0]) {
+            if (e->sync_manual || c->sync_pair[i].key) {
+                return yamlfile_error(c->yf, &c->sync_pair[i], err,
+                                      "sync applies to a mirror only (add "
+                                      "mirror: ENV)");
+            }
             continue;
         }
         if (!src) {
@@ -1047,7 +1069,7 @@ s_env_equal(const pipeline_env_t *a, const pipeline_env_t *b)
 {
     if (strcmp(a->name, b->name) != 0 || strcmp(a->mirror, b->mirror) != 0 ||
         a->ntags != b->ntags || a->auto_deploy != b->auto_deploy ||
-        a->approvals != b->approvals ||
+        a->sync_manual != b->sync_manual || a->approvals != b->approvals ||
         (a->approvals && a->approval_role != b->approval_role) ||
         a->nwindows != b->nwindows || a->nfreezes != b->nfreezes ||
         !s_notify_equal(a->notify, a->nnotify, b->notify, b->nnotify) ||
@@ -1249,6 +1271,9 @@ s_emit_policy(yaml_document_t *doc, int map, const pipeline_env_t *e)
     }
     if (ok && e->auto_deploy) {
         ok = s_put_text(doc, map, "auto_deploy", "true");
+    }
+    if (ok && e->sync_manual) {
+        ok = s_put_text(doc, map, "sync", "manual");
     }
     if (ok && e->approvals) {
         int a = yaml_document_add_mapping(doc, NULL, YAML_FLOW_MAPPING_STYLE);

@@ -82,6 +82,7 @@ typedef struct {
     size_t ntags;
     pipeline_tag_t tags[PIPELINE_MAX_TAGS]; /* in file order */
     bool auto_deploy;
+    bool sync_manual;          /* a mirror synced by `hoist dr sync` only */
     unsigned approvals;        /* how many are needed; 0 for none */
     rbac_role_t approval_role; /* whose approvals count (when approvals) */
     size_t nwindows;           /* 0: deploys at any time */

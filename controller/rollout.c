@@ -22,6 +22,7 @@
 #include "hub.h"
 #include "ledger.h"
 #include "log.h"
+#include "mirror.h"
 #include "planner.h"
 #include "policy.h"
 
@@ -310,6 +311,9 @@ s_end(controller_t *ctl, store_deployment_t *d, store_deploy_state_t state,
                                    controller_now(), &err) != HOIST_OK) {
         log_warn("deployment %lld: %s", (long long)d->id, err.msg);
         return;
+    }
+    if (state == STORE_DEPLOY_SUCCEEDED && d->kind == STORE_KIND_DEPLOY) {
+        mirror_on_success(ctl, d);
     }
     log_info("deployment %lld %s (%zu succeeded, %zu failed, %zu rolled "
              "back, %zu skipped)",

@@ -262,6 +262,11 @@ const char *const store_migrations[] = {
     "CREATE INDEX deployments_running ON deployments (id)"
     " WHERE state = 'running';"
     "CREATE INDEX tasks_agent ON tasks (agent);",
+    /* 5: drift (issue 6): a secret's keyed digest, so two environments'
+     * secrets compare without either value being kept. NULL for secrets
+     * set before. */
+    "ALTER TABLE vars ADD COLUMN digest BLOB"
+    " CHECK (digest IS NULL OR length(digest) = 32);",
 };
 
 const size_t store_migrations_count = N_OF(store_migrations);

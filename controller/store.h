@@ -616,6 +616,11 @@ typedef struct {
     size_t value_len;
     char updated_by[STORE_NAME_SIZE];
     int64_t updated_at;
+    /* A secret's keyed digest (controller_digest), to compare it with
+     * another environment's without its value; has_digest false for a
+     * plain variable and for a secret set before digests were kept. */
+    bool has_digest;
+    uint8_t digest[32];
 } store_var_t;
 
 /* A secret's box for one agent, as store_var_set takes it. */

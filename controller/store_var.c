@@ -24,6 +24,9 @@ s_var_read(store_sql_row_t *r, void *row)
     store_sql_blob(r, v->value, sizeof v->value, &v->value_len);
     store_sql_text(r, v->updated_by, sizeof v->updated_by);
     v->updated_at = store_sql_int(r);
+    size_t n = 0;
+    store_sql_blob(r, v->digest, sizeof v->digest, &n);
+    v->has_digest = n == sizeof v->digest;
 }
 
 /* The list callback travels in cb->arg: store_sql_cb_t's union names the
@@ -127,12 +130,14 @@ s_var_replace(store_t *s, const store_var_t *v, const store_var_seal_t *seals,
         e = store_sql_get(
             s, &store_sql_count_noun,
             "INSERT INTO vars (app, env, key, secret, value, size,"
-            " updated_by, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-            " RETURNING id",
+            " updated_by, updated_at, digest)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
             ARGS(A_TEXT(v->app), A_TEXT(v->env), A_TEXT(v->key),
                  A_INT(v->secret ? 1 : 0), A_BLOB(value, v->value_len),
                  A_INT(v->secret ? v->size : v->value_len),
-                 A_TEXT(v->updated_by), A_INT(v->updated_at)),
+                 A_TEXT(v->updated_by), A_INT(v->updated_at),
+                 A_BLOB(v->secret && v->has_digest ? v->digest : NULL,
+                        v->secret && v->has_digest ? sizeof v->digest : 0)),
             &id, err, "variable %s was not recorded", v->key);
     }
     if (e == HOIST_OK) {
@@ -185,7 +190,7 @@ store_var_list(store_t *s, const char *app, const char *env, store_var_fn fn,
     return store_sql_each(s, &s_var_noun,
                           "SELECT v.app, v.env, v.key, v.secret, v.size,"
                           " CASE WHEN v.secret THEN NULL ELSE v.value END,"
-                          " v.updated_by, v.updated_at FROM vars v"
+                          " v.updated_by, v.updated_at, v.digest FROM vars v"
                           " WHERE v.app = ?1 AND (?2 IS NULL OR v.env = ?2)"
                           " ORDER BY v.env, v.key",
                           ARGS(A_TEXT(app), A_OPT(env)), &cb, err);
@@ -202,7 +207,7 @@ store_var_list_for(store_t *s, const char *app, const char *env,
         s, &s_var_noun,
         "SELECT v.app, v.env, v.key, v.secret, v.size,"
         " CASE WHEN v.secret THEN b.box ELSE v.value END,"
-        " v.updated_by, v.updated_at FROM vars v"
+        " v.updated_by, v.updated_at, v.digest FROM vars v"
         " LEFT JOIN var_seals b ON b.var = v.id AND b.agent = ?3"
         " WHERE v.app = ?1 AND v.env = ?2 ORDER BY v.key",
         ARGS(A_TEXT(app), A_TEXT(env), A_TEXT(agent)), &cb, err);

@@ -242,6 +242,9 @@ s_set(call_t *c)
         e = s_check_room(c, v, &err);
     }
     if (e == HOIST_OK && v->secret) {
+        /* Kept to compare environments (hoist diff), never the value. */
+        controller_digest(c->ctl, s.value, s.len, v->digest);
+        v->has_digest = true;
         e = store_agent_list(st, v->env, s_seal_one, &s, &err);
         if (e == HOIST_OK && s.err.code != HOIST_OK) {
             err = s.err;

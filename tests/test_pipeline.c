@@ -77,7 +77,8 @@ static const char s_rich[] =
     "    offline: {wait: 1m, then: skip}\n"
     "  live-dr:\n"
     "    mirror: live\n"
-    "  live-dr2: {mirror: live}\n"
+    "    sync: manual\n"
+    "  live-dr2: {mirror: live, sync: auto}\n"
     "lifecycles:\n"
     "  main: [int, uat, live]\n"
     "  fast: [int, live]\n"
@@ -250,6 +251,8 @@ test_lifecycles_and_mirrors(void **state)
     p = s_load(s_rich);
     assert_int_equal(pipeline_mirrors(p, "live", m, 1), 2);
     assert_string_equal(m[0], "live-dr");
+    assert_true(pipeline_env(p, "live-dr")->sync_manual);
+    assert_false(pipeline_env(p, "live-dr2")->sync_manual);
     pipeline_destroy(&p);
 
     /* An empty file is an empty pipeline. */
@@ -341,6 +344,7 @@ test_export_round_trip(void **state)
     assert_contains(yaml, "{days: [fri], from: \"10:00\", to: \"11:00\"}\n");
     assert_contains(yaml, "tz: America/New_York}");
     assert_contains(yaml, "site: \"null\"");
+    assert_contains(yaml, "    mirror: live\n    sync: manual\n");
     free(yaml);
 
     yaml = s_round_trip("");
@@ -385,6 +389,11 @@ test_refusals(void **state)
         const char *msg;
     } cases[] = {
         {"environment: {}\n", 1, "unknown key 'environment' (allowed: "},
+        {"environments:\n  prod:\n    sync: manual\n", 3,
+         "sync applies to a mirror only"},
+        {"environments:\n  prod: {}\n  dr:\n    mirror: prod\n    sync: "
+         "later\n",
+         5, "expected auto or manual, got 'later'"},
         {"environments:\n  prod:\n    colour: red\n", 3,
          "unknown key 'environments.prod.colour'"},
         {"environments:\n  prod:\n    windows:\n"
