@@ -662,4 +662,89 @@ hoist_err_t store_var_list_for(store_t *s, const char *app, const char *env,
                                const char *agent, store_var_fn fn, void *arg,
                                hoist_error_t *err);
 
+/* --- DR drills and failovers (issue 6) ----------------------------------- */
+
+typedef enum {
+    STORE_DRILL_SCHEDULED = 0, /* waits for at_ms */
+    STORE_DRILL_RUNNING,
+    STORE_DRILL_SUCCEEDED,
+    STORE_DRILL_FAILED,    /* a step failed; the target was put back */
+    STORE_DRILL_REFUSED,   /* not ready: nothing was run */
+    STORE_DRILL_CANCELLED, /* a schedule cancelled */
+} store_drill_state_t;
+
+typedef struct {
+    int64_t id; /* chosen by the store */
+    char app[STORE_NAME_SIZE];
+    char from[STORE_NAME_SIZE]; /* the serving side: production */
+    char to[STORE_NAME_SIZE];   /* the side that takes over: dr */
+    bool failover;              /* the real thing, not a drill */
+    bool failback;              /* run failback at the end */
+    bool sync;                  /* sync the release first if it differs */
+    store_drill_state_t state;
+    char created_by[STORE_NAME_SIZE];
+    int64_t created_at;    /* unix s */
+    int64_t at_ms;         /* when it is due (scheduled) */
+    int64_t every_ms;      /* a recurring drill's period; 0 = once */
+    int64_t started_ms;    /* 0 until it runs */
+    int64_t healthy_ms;    /* the target answered healthy: recovery ends */
+    int64_t finished_ms;   /* 0 until it ends */
+    int64_t sync_deployment; /* the sync it waits for; 0 = none */
+    char phase[STORE_STEP_SIZE]; /* readiness, sync, failover, failback */
+    char reason[STORE_RESULT_SIZE]; /* why it failed or was refused */
+} store_drill_t;
+
+/* One step of a drill on one agent ("" for the drill as a whole). */
+typedef struct {
+    int64_t drill_id;
+    int64_t seq; /* chosen by the store: order of the timeline */
+    char name[STORE_STEP_SIZE]; /* readiness, sync, failover, failback */
+    char agent[STORE_NAME_SIZE];
+    char state[STORE_STEP_SIZE]; /* running, ok, failed, skipped, warning */
+    int64_t started_ms;
+    int64_t finished_ms; /* 0 while running */
+    char message[STORE_RESULT_SIZE];
+} store_drill_step_t;
+
+typedef int (*store_drill_fn)(const store_drill_t *row, void *arg);
+typedef int (*store_drill_step_fn)(const store_drill_step_t *row, void *arg);
+
+/* "scheduled", "running", "succeeded", "failed", "refused", "cancelled";
+ * "unknown" out of range. */
+const char *store_drill_state_name(store_drill_state_t state);
+
+/* Records drill D (its id is ignored) and sets *ID. NOTFOUND when the
+ * release app has no release at all is NOT checked here; USAGE for an
+ * empty app, from, to or created_by; LIMIT for a field too long. */
+hoist_err_t store_drill_add(store_t *s, const store_drill_t *d, int64_t *id,
+                            hoist_error_t *err);
+
+/* Reads drill ID; STORE_ERR_NOTFOUND if none. */
+hoist_err_t store_drill_get(store_t *s, int64_t id, store_drill_t *out,
+                            hoist_error_t *err);
+
+/* Writes every field of D->id but its id, app, from, to, created_by and
+ * created_at. STORE_ERR_NOTFOUND if none. */
+hoist_err_t store_drill_update(store_t *s, const store_drill_t *d,
+                               hoist_error_t *err);
+
+/* Calls FN for each drill, newest first (id); only those in STATE when
+ * STATE is not -1 (then by at_ms, then id, oldest first). */
+hoist_err_t store_drill_list(store_t *s, int state, store_drill_fn fn,
+                             void *arg, hoist_error_t *err);
+
+/* Appends step T (its seq is ignored) to drill T->drill_id and sets *SEQ.
+ * STORE_ERR_NOTFOUND when the drill does not exist. */
+hoist_err_t store_drill_step_add(store_t *s, const store_drill_step_t *t,
+                                 int64_t *seq, hoist_error_t *err);
+
+/* Writes state, finished_ms and message of step (T->drill_id, T->seq). */
+hoist_err_t store_drill_step_update(store_t *s, const store_drill_step_t *t,
+                                    hoist_error_t *err);
+
+/* Calls FN for each step of drill ID, in seq order. */
+hoist_err_t store_drill_step_list(store_t *s, int64_t id,
+                                  store_drill_step_fn fn, void *arg,
+                                  hoist_error_t *err);
+
 #endif
