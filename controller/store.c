@@ -267,6 +267,44 @@ const char *const store_migrations[] = {
      * set before. */
     "ALTER TABLE vars ADD COLUMN digest BLOB"
     " CHECK (digest IS NULL OR length(digest) = 32);",
+    /* 6: DR drills and failovers (issue 6), and the timeline of their
+     * steps, which must outlive a controller restart in the middle of a
+     * failover. A drill's sync_deployment is NULL until it waits for one.
+     * A step's seq is unique across drills, so it orders one drill's
+     * timeline and names its step with the drill's id. */
+    "CREATE TABLE drills ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " app TEXT NOT NULL,"
+    " from_env TEXT NOT NULL,"
+    " to_env TEXT NOT NULL,"
+    " failover INTEGER NOT NULL CHECK (failover IN (0, 1)),"
+    " failback INTEGER NOT NULL CHECK (failback IN (0, 1)),"
+    " sync INTEGER NOT NULL CHECK (sync IN (0, 1)),"
+    " state TEXT NOT NULL CHECK (state IN ('scheduled', 'running',"
+    "  'succeeded', 'failed', 'refused', 'cancelled')),"
+    " created_by TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " at_ms INTEGER NOT NULL DEFAULT 0,"
+    " every_ms INTEGER NOT NULL DEFAULT 0 CHECK (every_ms >= 0),"
+    " started_ms INTEGER NOT NULL DEFAULT 0,"
+    " healthy_ms INTEGER NOT NULL DEFAULT 0,"
+    " finished_ms INTEGER NOT NULL DEFAULT 0,"
+    " sync_deployment INTEGER REFERENCES deployments (id),"
+    " phase TEXT NOT NULL DEFAULT '',"
+    " reason TEXT NOT NULL DEFAULT ''"
+    ") STRICT;"
+    "CREATE INDEX drills_state ON drills (state, at_ms, id);"
+    "CREATE TABLE drill_steps ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " drill_id INTEGER NOT NULL REFERENCES drills (id),"
+    " name TEXT NOT NULL,"
+    " agent TEXT NOT NULL DEFAULT '',"
+    " state TEXT NOT NULL,"
+    " started_ms INTEGER NOT NULL DEFAULT 0,"
+    " finished_ms INTEGER NOT NULL DEFAULT 0,"
+    " message TEXT NOT NULL DEFAULT ''"
+    ") STRICT;"
+    "CREATE INDEX drill_steps_drill ON drill_steps (drill_id, seq);",
 };
 
 const size_t store_migrations_count = N_OF(store_migrations);

@@ -683,21 +683,21 @@ typedef struct {
     bool sync;                  /* sync the release first if it differs */
     store_drill_state_t state;
     char created_by[STORE_NAME_SIZE];
-    int64_t created_at;    /* unix s */
-    int64_t at_ms;         /* when it is due (scheduled) */
-    int64_t every_ms;      /* a recurring drill's period; 0 = once */
-    int64_t started_ms;    /* 0 until it runs */
-    int64_t healthy_ms;    /* the target answered healthy: recovery ends */
-    int64_t finished_ms;   /* 0 until it ends */
+    int64_t created_at;      /* unix s */
+    int64_t at_ms;           /* when it is due (scheduled) */
+    int64_t every_ms;        /* a recurring drill's period; 0 = once */
+    int64_t started_ms;      /* 0 until it runs */
+    int64_t healthy_ms;      /* the target answered healthy: recovery ends */
+    int64_t finished_ms;     /* 0 until it ends */
     int64_t sync_deployment; /* the sync it waits for; 0 = none */
-    char phase[STORE_STEP_SIZE]; /* readiness, sync, failover, failback */
+    char phase[STORE_STEP_SIZE];    /* readiness, sync, failover, failback */
     char reason[STORE_RESULT_SIZE]; /* why it failed or was refused */
 } store_drill_t;
 
 /* One step of a drill on one agent ("" for the drill as a whole). */
 typedef struct {
     int64_t drill_id;
-    int64_t seq; /* chosen by the store: order of the timeline */
+    int64_t seq;                /* chosen by the store: order of the timeline */
     char name[STORE_STEP_SIZE]; /* readiness, sync, failover, failback */
     char agent[STORE_NAME_SIZE];
     char state[STORE_STEP_SIZE]; /* running, ok, failed, skipped, warning */
@@ -713,9 +713,13 @@ typedef int (*store_drill_step_fn)(const store_drill_step_t *row, void *arg);
  * "unknown" out of range. */
 const char *store_drill_state_name(store_drill_state_t state);
 
-/* Records drill D (its id is ignored) and sets *ID. NOTFOUND when the
- * release app has no release at all is NOT checked here; USAGE for an
- * empty app, from, to or created_by; LIMIT for a field too long. */
+/* Records drill D (its id is ignored) and sets *ID; every other field is
+ * kept as given, its state included. Whether the app has a release and
+ * the environments exist is the caller's to check, not the store's.
+ * HOIST_ERR_USAGE for an empty app, from, to or created_by, a state out
+ * of range or a negative every_ms or sync_deployment; HOIST_ERR_LIMIT for
+ * a field too long; STORE_ERR_NOTFOUND when sync_deployment names no
+ * deployment. */
 hoist_err_t store_drill_add(store_t *s, const store_drill_t *d, int64_t *id,
                             hoist_error_t *err);
 
@@ -723,26 +727,34 @@ hoist_err_t store_drill_add(store_t *s, const store_drill_t *d, int64_t *id,
 hoist_err_t store_drill_get(store_t *s, int64_t id, store_drill_t *out,
                             hoist_error_t *err);
 
-/* Writes every field of D->id but its id, app, from, to, created_by and
- * created_at. STORE_ERR_NOTFOUND if none. */
+/* Writes every field of drill D->id but its id, app, from, to, created_by
+ * and created_at. STORE_ERR_NOTFOUND if there is no such drill or
+ * sync_deployment names no deployment; USAGE and LIMIT as for
+ * store_drill_add. */
 hoist_err_t store_drill_update(store_t *s, const store_drill_t *d,
                                hoist_error_t *err);
 
-/* Calls FN for each drill, newest first (id); only those in STATE when
- * STATE is not -1 (then by at_ms, then id, oldest first). */
+/* Calls FN for each drill: every drill, newest (highest id) first, when
+ * STATE is -1; else only those in STATE (a store_drill_state_t), by at_ms
+ * then id, the earliest due first. HOIST_ERR_USAGE for any other STATE. */
 hoist_err_t store_drill_list(store_t *s, int state, store_drill_fn fn,
                              void *arg, hoist_error_t *err);
 
-/* Appends step T (its seq is ignored) to drill T->drill_id and sets *SEQ.
- * STORE_ERR_NOTFOUND when the drill does not exist. */
+/* Appends step T (its seq is ignored) to drill T->drill_id and sets *SEQ,
+ * which is higher than that of every step added before, to any drill.
+ * STORE_ERR_NOTFOUND when the drill does not exist; USAGE for an empty
+ * name or state; LIMIT for a field too long. */
 hoist_err_t store_drill_step_add(store_t *s, const store_drill_step_t *t,
                                  int64_t *seq, hoist_error_t *err);
 
-/* Writes state, finished_ms and message of step (T->drill_id, T->seq). */
+/* Writes state, finished_ms and message of step (T->drill_id, T->seq).
+ * STORE_ERR_NOTFOUND if drill T->drill_id has no step T->seq; USAGE for an
+ * empty state; LIMIT for a field too long. */
 hoist_err_t store_drill_step_update(store_t *s, const store_drill_step_t *t,
                                     hoist_error_t *err);
 
-/* Calls FN for each step of drill ID, in seq order. */
+/* Calls FN for each step of drill ID, in seq order; none (and HOIST_OK)
+ * for a drill without steps or no drill at all. */
 hoist_err_t store_drill_step_list(store_t *s, int64_t id,
                                   store_drill_step_fn fn, void *arg,
                                   hoist_error_t *err);
