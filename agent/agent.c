@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "drill.h"
 #include "envelope.h"
 #include "facts.h"
 #include "install.h"
@@ -44,6 +45,7 @@ struct agent {
     uint64_t seq;        /* of our heartbeats */
     uint64_t last_hello; /* when the last hello was sent */
     order_t *order;
+    drill_t *drill;  /* failover/failback hooks (drill.h) */
     uint8_t *result; /* the last Result sent, packed */
     size_t result_len;
     uint64_t result_deployment;
@@ -254,6 +256,14 @@ s_on_deploy(void *ctx, void *peer, const envelope_t *e, hoist_error_t *err)
         s_reject(a, e->id, d->deployment, msg);
         return HOIST_OK;
     }
+    if (a->drill && drill_running(a->drill)) {
+        /* A release switched under a failover hook would leave DR in a
+         * state no one chose. */
+        char msg[256];
+        snprintf(msg, sizeof msg, "busy with %s", drill_running_what(a->drill));
+        s_reject(a, e->id, d->deployment, msg);
+        return HOIST_OK;
+    }
     order_destroy(&a->order);
     order_ctx_t oc = {.root = a->o.root,
                       .env = a->o.conf->env,
@@ -268,6 +278,25 @@ s_on_deploy(void *ctx, void *peer, const envelope_t *e, hoist_error_t *err)
                       .online = s_online,
                       .arg = a};
     a->order = order_start(&oc, e->id, d, monotime_ms());
+    return HOIST_OK;
+}
+
+/* A failover or failback hook to run (drill.h); an install in hand makes
+ * the agent busy. */
+static hoist_err_t
+s_on_hook(void *ctx, void *peer, const envelope_t *e, hoist_error_t *err)
+{
+    agent_t *a = ctx;
+    char busy[128];
+    if (!a->drill) {
+        return HOIST_OK; /* stopping */
+    }
+    if (a->order && !order_reported(a->order)) {
+        snprintf(busy, sizeof busy, "busy with deployment %llu",
+                 (unsigned long long)order_deployment(a->order));
+    }
+    drill_on_order(a->drill, e->id, e->hook,
+                   a->order && !order_reported(a->order) ? busy : NULL);
     return HOIST_OK;
 }
 
@@ -321,6 +350,7 @@ static const envelope_route_t s_routes[] = {
     {HOIST__ENVELOPE__BODY_HEARTBEAT, s_on_heartbeat},
     {HOIST__ENVELOPE__BODY_DEPLOY, s_on_deploy},
     {HOIST__ENVELOPE__BODY_CHUNK, s_on_chunk},
+    {HOIST__ENVELOPE__BODY_HOOK, s_on_hook},
     {HOIST__ENVELOPE__BODY_ERROR, s_on_error},
 };
 
@@ -454,6 +484,9 @@ s_on_tick(zloop_t *loop, int timer_id, void *arg)
             order_destroy(&a->order);
         }
     }
+    if (a->drill) {
+        drill_tick(a->drill);
+    }
     return 0;
 }
 
@@ -471,7 +504,16 @@ agent_new(const agent_opts_t *o, hoist_error_t *err)
     a->tick_id = -1;
     a->up = uplink_new(o->conf->controller, o->conf->server_key, o->cert, err);
     a->loop = a->up ? zloop_new() : NULL;
-    if (!a->loop) {
+    if (a->loop) {
+        drill_ctx_t dc = {.root = o->root,
+                          .env = o->conf->env,
+                          .hook_user = o->hook_user,
+                          .loop = a->loop,
+                          .send = s_send,
+                          .arg = a};
+        a->drill = drill_new(&dc);
+    }
+    if (!a->loop || !a->drill) {
         if (a->up) {
             error_set(err, HOIST_ERR_NOMEM, "cannot make an event loop");
         }
@@ -490,6 +532,7 @@ agent_destroy(agent_t **p)
     }
     agent_t *a = *p;
     order_destroy(&a->order);
+    drill_destroy(&a->drill);
     if (a->loop) {
         s_reader_end(a);
     }
@@ -513,6 +556,7 @@ agent_run(agent_t *a, hoist_error_t *err)
     zloop_start(a->loop);
     log_info("stopping");
     order_destroy(&a->order);
+    drill_destroy(&a->drill);
     s_reader_end(a);
     uplink_close(a->up);
     return HOIST_OK;
