@@ -422,3 +422,102 @@ conf_server_key_parse(const char *text, char out[CONF_KEY_Z85_LEN + 1],
     memcpy(out, key, sizeof key);
     return HOIST_OK;
 }
+
+/* ---- agent.yml ----------------------------------------------------------- */
+
+static const char *const s_settings_keys[] = {"root", "user", "keep",
+                                              "log_level", NULL};
+enum { S_ROOT, S_USER, S_KEEP, S_LOG_LEVEL };
+
+/* Reads one key of agent.yml into S. */
+static hoist_err_t
+s_settings_pair(yamlfile_t *yf, const yamlfile_pair_t *p, conf_settings_t *s,
+                hoist_error_t *err)
+{
+    char level[16];
+    uint32_t keep = 0;
+    hoist_err_t rc;
+    switch (yamlfile_key(yf, p, s_settings_keys, err)) {
+    case S_ROOT:
+        rc = s_string(yf, p, s->root, sizeof s->root, err);
+        if (rc == HOIST_OK && s->root[0] != '/') {
+            rc = yamlfile_error(yf, p, err,
+                                "expected an absolute path, got "
+                                "'%s'",
+                                s->root);
+        }
+        return rc;
+    case S_USER:
+        rc = s_string(yf, p, s->user, sizeof s->user, err);
+        if (rc == HOIST_OK && !s_user_valid(s->user)) {
+            rc = yamlfile_error(yf, p, err, "'%s' is not a user name", s->user);
+        }
+        return rc;
+    case S_KEEP:
+        rc = yamlfile_uint(yf, p, CONF_KEEP_MIN, CONF_KEEP_MAX, &keep, err);
+        s->keep = keep;
+        return rc;
+    case S_LOG_LEVEL:
+        rc = s_string(yf, p, level, sizeof level, err);
+        if (rc == HOIST_OK && !log_level_parse(level, &s->log_level)) {
+            rc = yamlfile_error(yf, p, err,
+                                "expected debug, info, warn or error, got "
+                                "'%s'",
+                                level);
+        }
+        s->has_log_level = rc == HOIST_OK;
+        return rc;
+    default:
+        return HOIST_ERR_USAGE;
+    }
+}
+
+hoist_err_t
+conf_settings_parse(const char *buf, size_t len, const char *name,
+                    conf_settings_t *out, hoist_error_t *err)
+{
+    yamlfile_t *yf =
+        yamlfile_load(buf, len, CONF_MAX_BYTES, name, HOIST_ERR_USAGE, err);
+    if (!yf) {
+        return err ? err->code : HOIST_ERR_USAGE;
+    }
+    conf_settings_t s = {0};
+    yaml_node_t *root = NULL;
+    hoist_err_t rc = yamlfile_root(yf, &root, err);
+    yamlfile_pair_t p;
+    for (size_t i = 0; rc == HOIST_OK && yamlfile_next(yf, root, "", &i, &p);) {
+        rc = s_settings_pair(yf, &p, &s, err);
+    }
+    if (rc == HOIST_OK) {
+        *out = s;
+    }
+    yamlfile_destroy(&yf);
+    return rc;
+}
+
+hoist_err_t
+conf_settings_load(const char *path, bool required, conf_settings_t *out,
+                   hoist_error_t *err)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    hoist_error_t e = {0};
+    if (atomicfile_read(path, CONF_MAX_BYTES, &buf, &len, &e) != HOIST_OK) {
+        if (access(path, F_OK) != 0 && errno == ENOENT) {
+            if (!required) {
+                *out = (conf_settings_t){0};
+                return HOIST_OK;
+            }
+            return error_set(err, HOIST_ERR_NOTFOUND, "%s does not exist",
+                             path);
+        }
+        if (err) {
+            *err = e;
+        }
+        return e.code;
+    }
+    hoist_err_t rc =
+        conf_settings_parse((const char *)buf, len, path, out, err);
+    free(buf);
+    return rc;
+}

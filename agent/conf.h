@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "log.h"
 #include "manifest.h"
 
 #define CONF_FILE          "agent.conf"
@@ -95,5 +96,44 @@ void conf_default_name(const char *host, char *out, size_t len);
 hoist_err_t conf_server_key_parse(const char *text,
                                   char out[CONF_KEY_Z85_LEN + 1],
                                   hoist_error_t *err);
+
+/* ---- agent.yml: the operator's settings for `hoist-agent run` -----------
+ *
+ * agent.conf above is state (enroll writes it, under the root); this file
+ * is configuration (the operator writes it, a conffile in /etc):
+ *
+ *   root: /var/lib/hoist     # --root: enrollment, keys, releases
+ *   user: www-data           # --user: hooks run as this user
+ *   keep: 5                  # --keep: releases kept per app (2 to 50)
+ *   log_level: info          # --log-level: debug, info, warn, error
+ *
+ * Every key is optional; a flag given to `run` wins over the file. A
+ * missing default file is an empty one (a root given by flags needs no
+ * /etc); a missing file named by --config is an error.
+ */
+#define CONF_SETTINGS_FILE "/etc/hoist/agent.yml"
+#define CONF_DEFAULT_ROOT  "/var/lib/hoist"
+#define CONF_PATH_MAX      1023
+#define CONF_KEEP_MIN      2
+#define CONF_KEEP_MAX      50
+
+typedef struct {
+    char root[CONF_PATH_MAX + 1]; /* "" when not set */
+    char user[CONF_USER_MAX + 1]; /* "" when not set */
+    unsigned keep;                /* 0 when not set */
+    bool has_log_level;
+    log_level_t log_level;
+} conf_settings_t;
+
+/* Parses LEN bytes of BUF (NAME starts every message) into *OUT, written
+ * only on success. HOIST_ERR_USAGE says "NAME:LINE: key 'x': ..." for an
+ * unknown key, a wrong type or a value out of range. */
+hoist_err_t conf_settings_parse(const char *buf, size_t len, const char *name,
+                                conf_settings_t *out, hoist_error_t *err);
+
+/* Reads the file at PATH into *OUT. A missing file gives empty settings
+ * unless REQUIRED (then HOIST_ERR_NOTFOUND). */
+hoist_err_t conf_settings_load(const char *path, bool required,
+                               conf_settings_t *out, hoist_error_t *err);
 
 #endif

@@ -6,12 +6,21 @@
  *                       --env ENV --trust PUB [--trust PUB]... [--token T]
  *                       [--name N] [--tag K=V]... [--user USER] [--force]
  *                       [--timeout DUR]
- *   hoist-agent run     --root DIR [--user USER]
+ *   hoist-agent run     [-n] [--config FILE] [--root DIR] [--user USER]
+ *                       [--keep N] [--log-level LEVEL]
  *   hoist-agent install --root DIR --env ENV --trust PUB [--trust PUB]...
  *                       --manifest FILE --artifact FILE
  *                       [--app APP] [--user USER] [--keep N]
  *   hoist-agent recover --root DIR [--user USER]
  *   hoist-agent status  --root DIR
+ *
+ * `run` reads /etc/hoist/agent.yml (or --config FILE; see conf.h) and
+ * takes every flag it has over the file; --root defaults to
+ * /var/lib/hoist. With -n it checks the configuration and the root's
+ * enrollment, says what it found, and exits 0 (fine) or 2. SIGHUP reloads
+ * the file: the log level takes effect at once; root, user and keep are
+ * read by the running agent's loop only at start, so a change to them is
+ * logged as waiting for a restart.
  *
  * Exit codes: 0 done, 1 failed (rolled back or abandoned; no answer from
  * the controller), 2 rejected or bad input, 3 refused by the controller.
@@ -30,6 +39,7 @@
 
 #include "agent.h"
 #include "conf.h"
+#include "daemon.h"
 #include "duration.h"
 #include "enroll.h"
 #include "install.h"
@@ -55,6 +65,14 @@ typedef struct {
     size_t n_tags;
     bool force;
     uint64_t timeout_ms;
+    /* run */
+    const char *config; /* --config; NULL: CONF_SETTINGS_FILE if present */
+    bool check_only;    /* -n */
+    bool has_log_level; /* --log-level given */
+    log_level_t log_level;
+    bool has_keep;            /* --keep given */
+    conf_settings_t settings; /* the file as read at start; in use */
+    conf_settings_t reloaded; /* as last read by a reload */
 } args_t;
 
 typedef struct {
@@ -172,9 +190,71 @@ s_run_lock(const char *root, hoist_error_t *err)
     return lockfile_take(path, busy, err);
 }
 
+/* The settings in force: a flag, else the file, else the default. */
+static void
+s_merge(args_t *a, const args_t *flags, const conf_settings_t *file)
+{
+    a->o.root = flags->o.root   ? flags->o.root
+                : file->root[0] ? file->root
+                                : CONF_DEFAULT_ROOT;
+    a->o.hook_user = flags->o.hook_user ? flags->o.hook_user
+                     : file->user[0]    ? file->user
+                                        : NULL;
+    a->o.keep = flags->has_keep ? flags->o.keep
+                : file->keep    ? file->keep
+                                : flags->o.keep; /* the default */
+    a->log_level = flags->has_log_level  ? flags->log_level
+                   : file->has_log_level ? file->log_level
+                                         : LOG_LEVEL_INFO;
+}
+
+/* Reads the config file named by --config (which must exist) or the
+ * default one (which may not) into *OUT. */
+static hoist_err_t
+s_read_settings(const args_t *a, conf_settings_t *out, hoist_error_t *err)
+{
+    const char *path = a->config ? a->config : CONF_SETTINGS_FILE;
+    return conf_settings_load(path, a->config != NULL, out, err);
+}
+
+/* daemon_reload_fn, on the daemon's helper thread: reads the file again
+ * and applies what a running agent can take (the log level); the rest is
+ * used only when the loop starts, so it is logged as waiting for a
+ * restart. A file that does not read keeps everything as it was. */
+static void
+s_reload(void *arg)
+{
+    args_t *a = arg;
+    hoist_error_t err = {0};
+    const conf_settings_t *was = &a->reloaded;
+    conf_settings_t fresh;
+    if (s_read_settings(a, &fresh, &err) != HOIST_OK) {
+        log_error("reload failed, keeping the running configuration: %s",
+                  err.msg);
+        return;
+    }
+    const conf_settings_t *now = &fresh;
+    log_level_t level = a->has_log_level     ? a->log_level
+                        : now->has_log_level ? now->log_level
+                                             : LOG_LEVEL_INFO;
+    if (level != log_level()) {
+        log_warn("log_level: %s -> %s", log_level_name(log_level()),
+                 log_level_name(level));
+        log_set_level(level);
+    }
+    if (strcmp(was->root, now->root) != 0 ||
+        strcmp(was->user, now->user) != 0 || was->keep != now->keep) {
+        log_warn("root, user or keep changed in the configuration: they "
+                 "take effect when hoist-agent restarts");
+    }
+    a->reloaded = fresh;
+    log_info("configuration reloaded");
+}
+
 /* The daemon, once its root's files are loaded and checked. */
 static int
-s_serve(args_t *a, const conf_t *conf, zcert_t *cert, size_t n_trusted)
+s_serve(args_t *a, const conf_t *conf, zcert_t *cert, size_t n_trusted,
+        daemon_t *d)
 {
     hoist_error_t err = {0};
     int n = 0;
@@ -194,43 +274,108 @@ s_serve(args_t *a, const conf_t *conf, zcert_t *cert, size_t n_trusted)
                        .hook_user = a->o.hook_user,
                        .keep = a->o.keep};
     agent_t *agent = agent_new(&ao, &err);
-    hoist_err_t rc = agent ? agent_run(agent, &err) : err.code;
+    hoist_err_t rc = HOIST_ERR_IO;
+    if (agent && daemon_start(d, s_reload, a, &err) == HOIST_OK) {
+        /* The loop starts at once inside agent_run and connects on its
+         * own schedule: being ready means serving, not being online. */
+        daemon_notify(d, "READY=1");
+        rc = agent_run(agent, &err);
+        daemon_notify(d, "STOPPING=1");
+    } else if (!agent) {
+        rc = err.code;
+    }
     agent_destroy(&agent);
     return rc == HOIST_OK ? 0 : s_fail(&err);
 }
 
 static int s_check_user(const args_t *a, const command_t *cmd);
 
-#define RUN_USAGE "run --root DIR [--user USER]"
+#define RUN_USAGE                                                              \
+    "run [-n] [--config FILE] [--root DIR] [--user USER] [--keep N] "          \
+    "[--log-level LEVEL]"
 
+/* Loads and checks everything run needs: the settings, the root's
+ * agent.conf, trust and key. Returns 0 (with *CERT owned by the caller)
+ * or an exit code, having said why. */
 static int
-s_cmd_run(args_t *a)
+s_prepare(args_t *a, conf_t *conf, size_t *n_trusted, zcert_t **cert)
 {
-    static conf_t conf;
     hoist_error_t err = {0};
-    size_t n_trusted = 0;
-    if (conf_load(a->o.root, &conf, &err) != HOIST_OK) {
+    static args_t flags;
+    flags = *a;
+    if (s_read_settings(a, &a->settings, &err) != HOIST_OK) {
+        log_error("%s", err.msg);
+        return 2;
+    }
+    a->reloaded = a->settings;
+    s_merge(a, &flags, &a->settings);
+    log_set_level(a->log_level);
+    if (conf_load(a->o.root, conf, &err) != HOIST_OK) {
         return s_fail(&err);
     }
-    if (!a->o.hook_user && conf.user[0]) {
-        a->o.hook_user = conf.user;
+    if (!a->o.hook_user && conf->user[0]) {
+        a->o.hook_user = conf->user;
     }
     const command_t run = {"run", NULL, RUN_USAGE};
     int rc = s_check_user(a, &run);
     if (rc != 0) {
         return rc;
     }
-    if (agent_trust_load(a->o.root, a->trusted, TRUST_MAX, &n_trusted, &err) !=
+    if (agent_trust_load(a->o.root, a->trusted, TRUST_MAX, n_trusted, &err) !=
         HOIST_OK) {
         return s_fail(&err);
     }
-    int lock = s_run_lock(a->o.root, &err);
-    zcert_t *cert = lock >= 0 ? agent_cert_load(a->o.root, &err) : NULL;
-    rc = cert ? s_serve(a, &conf, cert, n_trusted) : s_fail(&err);
+    *cert = agent_cert_load(a->o.root, &err);
+    return *cert ? 0 : s_fail(&err);
+}
+
+/* run -n: everything run would load, checked, and a line saying so. */
+static int
+s_check(args_t *a)
+{
+    static conf_t conf;
+    size_t n_trusted = 0;
+    zcert_t *cert = NULL;
+    int rc = s_prepare(a, &conf, &n_trusted, &cert);
+    zcert_destroy(&cert);
+    if (rc != 0) {
+        fprintf(stderr, "hoist-agent: configuration check failed\n");
+        return 2;
+    }
+    printf("configuration ok: root %s, agent %s in %s, controller %s, "
+           "hooks run as %s, %zu trusted release key%s, log level %s\n",
+           a->o.root, conf.name, conf.env, conf.controller,
+           a->o.hook_user ? a->o.hook_user : "the agent's user", n_trusted,
+           n_trusted == 1 ? "" : "s", log_level_name(a->log_level));
+    return 0;
+}
+
+static int
+s_cmd_run(args_t *a)
+{
+    static conf_t conf;
+    hoist_error_t err = {0};
+    if (a->check_only) {
+        return s_check(a);
+    }
+    /* Before any thread exists: they all inherit SIGHUP blocked. */
+    daemon_t *d = daemon_new(&err);
+    if (!d) {
+        return s_fail(&err);
+    }
+    log_set_journal(daemon_journal_stream());
+    size_t n_trusted = 0;
+    zcert_t *cert = NULL;
+    int rc = s_prepare(a, &conf, &n_trusted, &cert);
+    int lock = rc == 0 ? s_run_lock(a->o.root, &err) : -1;
+    if (rc == 0) {
+        rc = lock >= 0 ? s_serve(a, &conf, cert, n_trusted, d) : s_fail(&err);
+    }
     zcert_destroy(&cert);
     if (lock >= 0) {
         close(lock);
     }
+    daemon_destroy(&d);
     return rc;
 }
 
@@ -259,10 +404,12 @@ static const struct option s_options[] = {
     {"controller", required_argument, NULL, 'c'},
     {"controller-key", required_argument, NULL, 'K'},
     {"token", required_argument, NULL, 'T'},
-    {"name", required_argument, NULL, 'n'},
+    {"name", required_argument, NULL, 'N'},
     {"tag", required_argument, NULL, 'g'},
     {"force", no_argument, NULL, 'f'},
     {"timeout", required_argument, NULL, 'w'},
+    {"config", required_argument, NULL, 'C'},
+    {"log-level", required_argument, NULL, 'L'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -282,7 +429,7 @@ s_enroll_option(args_t *a, int c, const char *usage)
     case 'T':
         a->token = optarg;
         return 0;
-    case 'n':
+    case 'N':
         a->name = optarg;
         return 0;
     case 'f':
@@ -296,6 +443,21 @@ s_enroll_option(args_t *a, int c, const char *usage)
             return s_usage_error(usage, "%s", err.msg);
         }
         a->n_tags++;
+        return 0;
+    case 'C':
+        a->config = optarg;
+        return 0;
+    case 'n':
+        a->check_only = true;
+        return 0;
+    case 'L':
+        if (!log_level_parse(optarg, &a->log_level)) {
+            return s_usage_error(usage,
+                                 "--log-level takes debug, info, warn or "
+                                 "error, not '%s'",
+                                 optarg);
+        }
+        a->has_log_level = true;
         return 0;
     case 'w':
         if (duration_parse(optarg, &a->timeout_ms, &err) != HOIST_OK ||
@@ -338,6 +500,7 @@ s_option(args_t *a, int c, const char *usage)
         return 0;
     case 'k':
         a->o.keep = strtoul(optarg, &end, 10);
+        a->has_keep = true;
         if (*end || a->o.keep < 2 || a->o.keep > 50) {
             return s_usage_error(usage, "--keep takes 2 to 50, not '%s'",
                                  optarg);
@@ -404,11 +567,18 @@ s_require_enroll(const args_t *a, const command_t *cmd)
 static int
 s_require(const args_t *a, const command_t *cmd)
 {
+    if (strcmp(cmd->name, "run") == 0) {
+        return 0; /* run reads its root and user from the config too */
+    }
+    if ((a->config || a->check_only || a->has_log_level)) {
+        return s_usage_error(cmd->usage,
+                             "-n, --config and --log-level are for run");
+    }
     if (!a->o.root) {
         return s_usage_error(cmd->usage, "%s needs --root DIR", cmd->name);
     }
-    if (strcmp(cmd->name, "status") == 0 || strcmp(cmd->name, "run") == 0) {
-        return 0; /* run checks its user once agent.conf is read */
+    if (strcmp(cmd->name, "status") == 0) {
+        return 0;
     }
     if (s_check_user(a, cmd) != 0) {
         return 2;
@@ -461,7 +631,7 @@ main(int argc, char **argv)
     install_opts_default(&a.o);
     a.o.trusted = a.trusted;
     int c, rc;
-    while ((c = getopt_long(argc - 1, argv + 1, "", s_options, NULL)) != -1) {
+    while ((c = getopt_long(argc - 1, argv + 1, "n", s_options, NULL)) != -1) {
         if ((rc = s_option(&a, c, cmd->usage)) != 0) {
             return rc;
         }

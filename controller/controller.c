@@ -15,6 +15,7 @@
 #include "api.h"
 #include "artifacts.h"
 #include "atomicfile.h"
+#include "daemon.h"
 #include "hub.h"
 #include "log.h"
 #include "monotime.h"
@@ -44,7 +45,11 @@ struct controller {
     hub_t *hub;
     api_t *api;
     zloop_t *loop;
+    int tick_id; /* the loop's timer, re-armed when the heartbeat changes */
     bool zap_died;
+    daemon_t *daemon; /* NULL when not run as a service */
+    void (*reload)(controller_t *self, void *arg);
+    void *reload_arg;
 };
 
 int64_t
@@ -139,6 +144,30 @@ controller_heartbeat_ms(controller_t *self)
     return self->heartbeat_ms;
 }
 
+static int s_on_tick(zloop_t *loop, int timer_id, void *arg);
+
+/* The tick runs at half the heartbeat: often enough to send each
+ * heartbeat on time and to notice a silent agent within one interval. */
+static void
+s_arm_tick(controller_t *self)
+{
+    if (self->tick_id >= 0) {
+        zloop_timer_end(self->loop, self->tick_id);
+    }
+    uint32_t ms = self->heartbeat_ms / 2 ? self->heartbeat_ms / 2 : 1;
+    self->tick_id = zloop_timer(self->loop, ms, 0, s_on_tick, self);
+}
+
+void
+controller_set_heartbeat_ms(controller_t *self, uint32_t ms)
+{
+    assert(ms >= CONTROLLER_HEARTBEAT_MIN && ms <= CONTROLLER_HEARTBEAT_MAX);
+    self->heartbeat_ms = ms;
+    if (self->loop) {
+        s_arm_tick(self);
+    }
+}
+
 void
 controller_send(zsock_t *sock, zframe_t *routing, envelope_t *e)
 {
@@ -210,6 +239,123 @@ s_read_conf(controller_t *self, hoist_error_t *err)
     return rc;
 }
 
+/* --- controller.yml ----------------------------------------------------- */
+
+static const char *const s_config_keys[] = {"data_dir",     "agent_endpoint",
+                                            "api_endpoint", "heartbeat",
+                                            "log_level",    NULL};
+enum { C_DATA_DIR, C_AGENT_ENDPOINT, C_API_ENDPOINT, C_HEARTBEAT, C_LOG_LEVEL };
+
+/* Copies PAIR's string value into DST (LEN bytes), refusing longer ones. */
+static hoist_err_t
+s_config_string(yamlfile_t *yf, const yamlfile_pair_t *p, char *dst, size_t len,
+                hoist_error_t *err)
+{
+    char *v = NULL;
+    hoist_err_t rc = yamlfile_string(yf, p, &v, err);
+    if (rc == HOIST_OK && strlen(v) >= len) {
+        rc = yamlfile_error(yf, p, err, "longer than %zu characters", len - 1);
+    } else if (rc == HOIST_OK) {
+        memcpy(dst, v, strlen(v) + 1);
+    }
+    free(v);
+    return rc;
+}
+
+/* Reads one key of controller.yml into C. */
+static hoist_err_t
+s_config_pair(yamlfile_t *yf, const yamlfile_pair_t *p, controller_config_t *c,
+              hoist_error_t *err)
+{
+    char level[16];
+    uint64_t ms = 0;
+    hoist_err_t rc;
+    switch (yamlfile_key(yf, p, s_config_keys, err)) {
+    case C_DATA_DIR:
+        rc = s_config_string(yf, p, c->data_dir, sizeof c->data_dir, err);
+        if (rc == HOIST_OK && c->data_dir[0] != '/') {
+            rc = yamlfile_error(
+                yf, p, err, "expected an absolute path, got '%s'", c->data_dir);
+        }
+        return rc;
+    case C_AGENT_ENDPOINT:
+        return s_config_string(yf, p, c->agent_endpoint,
+                               sizeof c->agent_endpoint, err);
+    case C_API_ENDPOINT:
+        return s_config_string(yf, p, c->api_endpoint, sizeof c->api_endpoint,
+                               err);
+    case C_HEARTBEAT:
+        rc = yamlfile_duration(yf, p, &ms, err);
+        if (rc == HOIST_OK &&
+            (ms < CONTROLLER_HEARTBEAT_MIN || ms > CONTROLLER_HEARTBEAT_MAX)) {
+            rc = yamlfile_error(yf, p, err, "expected 50ms to 10m, got %llu ms",
+                                (unsigned long long)ms);
+        }
+        c->heartbeat_ms = (uint32_t)ms;
+        return rc;
+    case C_LOG_LEVEL:
+        rc = s_config_string(yf, p, level, sizeof level, err);
+        if (rc == HOIST_OK && !log_level_parse(level, &c->log_level)) {
+            rc = yamlfile_error(yf, p, err,
+                                "expected debug, info, warn or error, got "
+                                "'%s'",
+                                level);
+        }
+        c->has_log_level = rc == HOIST_OK;
+        return rc;
+    default:
+        return HOIST_ERR_USAGE;
+    }
+}
+
+hoist_err_t
+controller_config_parse(const char *buf, size_t len, const char *name,
+                        controller_config_t *out, hoist_error_t *err)
+{
+    yamlfile_t *yf =
+        yamlfile_load(buf, len, 64 * 1024, name, HOIST_ERR_USAGE, err);
+    if (!yf) {
+        return err ? err->code : HOIST_ERR_USAGE;
+    }
+    controller_config_t *c = calloc(1, sizeof *c);
+    yaml_node_t *root = NULL;
+    hoist_err_t rc = c ? yamlfile_root(yf, &root, err)
+                       : error_set(err, HOIST_ERR_NOMEM, "out of memory");
+    yamlfile_pair_t p;
+    for (size_t i = 0; rc == HOIST_OK && yamlfile_next(yf, root, "", &i, &p);) {
+        rc = s_config_pair(yf, &p, c, err);
+    }
+    if (rc == HOIST_OK) {
+        *out = *c;
+    }
+    free(c);
+    yamlfile_destroy(&yf);
+    return rc;
+}
+
+hoist_err_t
+controller_config_load(const char *path, bool required,
+                       controller_config_t *out, hoist_error_t *err)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    hoist_error_t e = {0};
+    if (atomicfile_read(path, 64 * 1024, &buf, &len, &e) != HOIST_OK) {
+        if (!required && access(path, F_OK) != 0 && errno == ENOENT) {
+            memset(out, 0, sizeof *out);
+            return HOIST_OK;
+        }
+        if (err) {
+            *err = e;
+        }
+        return e.code;
+    }
+    hoist_err_t rc =
+        controller_config_parse((const char *)buf, len, path, out, err);
+    free(buf);
+    return rc;
+}
+
 static zcert_t *
 s_load_cert(const char *dir, const char *name, hoist_error_t *err)
 {
@@ -227,6 +373,22 @@ s_load_cert(const char *dir, const char *name, hoist_error_t *err)
         error_set(err, HOIST_ERR_KEY, "cannot load certificate %s", path);
     }
     return cert;
+}
+
+hoist_err_t
+controller_check(const controller_opts_t *o, hoist_error_t *err)
+{
+    controller_t *self = zmalloc(sizeof *self);
+    snprintf(self->data_dir, sizeof self->data_dir, "%s", o->data_dir);
+    hoist_err_t rc = s_read_conf(self, err);
+    zcert_t *cert =
+        rc == HOIST_OK ? s_load_cert(self->data_dir, "server", err) : NULL;
+    if (rc == HOIST_OK && !cert) {
+        rc = err ? err->code : HOIST_ERR_KEY;
+    }
+    zcert_destroy(&cert);
+    free(self);
+    return rc;
 }
 
 /* --- ZAP: every known key, before any bind ------------------------------ */
@@ -410,6 +572,16 @@ s_on_tick(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+/* daemon_reload_fn: SIGHUP, on the loop. */
+static void
+s_on_reload(void *arg)
+{
+    controller_t *self = arg;
+    if (self->reload) {
+        self->reload(self, self->reload_arg);
+    }
+}
+
 static hoist_err_t
 s_open_parts(controller_t *self, hoist_error_t *err)
 {
@@ -441,6 +613,10 @@ controller_new(const controller_opts_t *o, hoist_error_t *err)
              o->api_endpoint ? o->api_endpoint : "");
     self->heartbeat_ms =
         o->heartbeat_ms ? o->heartbeat_ms : CONTROLLER_HEARTBEAT_MS;
+    self->tick_id = -1;
+    self->daemon = o->daemon;
+    self->reload = o->reload;
+    self->reload_arg = o->reload_arg;
     if (s_open_parts(self, err) != HOIST_OK ||
         s_start_zap(self, err) != HOIST_OK ||
         !(self->agents =
@@ -491,11 +667,20 @@ controller_run(controller_t *self, hoist_error_t *err)
     zloop_reader(self->loop, uploader_sock(self->uploader), s_on_uploader,
                  self);
     zloop_reader(self->loop, zap_sock(self->zap), s_on_zap, self);
-    zloop_timer(self->loop, self->heartbeat_ms / 2 ? self->heartbeat_ms / 2 : 1,
-                0, s_on_tick, self);
+    s_arm_tick(self);
+    if (self->daemon && daemon_attach(self->daemon, self->loop, s_on_reload,
+                                      self, err) != HOIST_OK) {
+        return err ? err->code : HOIST_ERR_IO;
+    }
     log_info("serving agents on %s and the API on %s", self->agent_endpoint,
              self->api_endpoint);
+    if (self->daemon) {
+        daemon_notify(self->daemon, "READY=1");
+    }
     zloop_start(self->loop);
+    if (self->daemon) {
+        daemon_notify(self->daemon, "STOPPING=1");
+    }
     if (self->zap_died) {
         return error_set(err, HOIST_ERR_AUTH,
                          "the ZAP handler stopped; stopped serving");

@@ -20,23 +20,81 @@
 
 #include "envelope.h"
 #include "error.h"
+#include "log.h"
 
 typedef struct controller controller_t;
 typedef struct store store_t;
 typedef struct artifacts artifacts_t;
 typedef struct zap zap_t;
 typedef struct hub hub_t;
+typedef struct daemon_ctx daemon_t;
 
 #define CONTROLLER_AGENT_ENDPOINT "tcp://*:7600"
 #define CONTROLLER_API_ENDPOINT   "tcp://127.0.0.1:7601"
 #define CONTROLLER_HEARTBEAT_MS   5000
+#define CONTROLLER_HEARTBEAT_MIN  50
+#define CONTROLLER_HEARTBEAT_MAX  600000
 
 typedef struct {
     const char *data_dir;
     const char *agent_endpoint; /* NULL: CONTROLLER_AGENT_ENDPOINT */
     const char *api_endpoint;   /* NULL: CONTROLLER_API_ENDPOINT */
     uint32_t heartbeat_ms;      /* 0: CONTROLLER_HEARTBEAT_MS */
+    /* Run by a service manager: SIGHUP calls RELOAD(self, RELOAD_ARG) on
+     * the loop, READY=1/STOPPING=1/WATCHDOG=1 go out (daemon.h). NULL:
+     * neither (tests, embedding). */
+    daemon_t *daemon;
+    void (*reload)(controller_t *self, void *arg);
+    void *reload_arg;
 } controller_opts_t;
+
+/* ---- controller.yml: the operator's settings for `hoist-controller run`
+ *
+ *   data_dir: /var/lib/hoist/controller   # --data-dir
+ *   agent_endpoint: "tcp://0.0.0.0:7600"  # --agent-endpoint
+ *   api_endpoint: "tcp://127.0.0.1:7601"  # --api-endpoint
+ *   heartbeat: 5s                         # --heartbeat MS (50ms to 10m)
+ *   log_level: info                       # --log-level
+ *
+ * Every key is optional and a flag wins over the file; the endpoints
+ * then fall back on DATA_DIR/controller.conf (written by init), then on
+ * the defaults above. The data directory is state and never lives in
+ * /etc. Of these, a SIGHUP applies heartbeat and log_level at once; the
+ * data directory and endpoints need a restart (sockets are bound once).
+ */
+#define CONTROLLER_CONFIG_FILE "/etc/hoist/controller.yml"
+#define CONTROLLER_DATA_DIR    "/var/lib/hoist/controller"
+
+typedef struct {
+    char data_dir[1024];      /* "" when not set */
+    char agent_endpoint[256]; /* "" when not set */
+    char api_endpoint[256];   /* "" when not set */
+    uint32_t heartbeat_ms;    /* 0 when not set */
+    bool has_log_level;
+    log_level_t log_level;
+} controller_config_t;
+
+/* Parses LEN bytes of BUF (NAME starts every message) into *OUT, written
+ * only on success. HOIST_ERR_USAGE says "NAME:LINE: key 'x': ..." for an
+ * unknown key, a wrong type or a value out of range. */
+hoist_err_t controller_config_parse(const char *buf, size_t len,
+                                    const char *name, controller_config_t *out,
+                                    hoist_error_t *err);
+
+/* Reads the file at PATH into *OUT. A missing file gives an empty config
+ * unless REQUIRED (then HOIST_ERR_NOTFOUND). */
+hoist_err_t controller_config_load(const char *path, bool required,
+                                   controller_config_t *out,
+                                   hoist_error_t *err);
+
+/* What `run -n` checks without binding or opening the store: O's data
+ * directory has a readable controller.conf and a private server key. */
+hoist_err_t controller_check(const controller_opts_t *o, hoist_error_t *err);
+
+/* Changes the heartbeat interval agents are told in their next welcome
+ * and the period of the loop's tick (re-armed when the loop runs). MS is
+ * CONTROLLER_HEARTBEAT_MIN to _MAX. */
+void controller_set_heartbeat_ms(controller_t *self, uint32_t ms);
 
 /* Opens the data directory made by controller_init, starts the ZAP
  * handler with every known key, binds both sockets. NULL with ERR set when
