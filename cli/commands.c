@@ -60,6 +60,8 @@ static int s_deployment(commands_ctx_t *, const commands_entry_t *,
                         const commands_args_t *);
 static int s_cancel(commands_ctx_t *, const commands_entry_t *,
                     const commands_args_t *);
+static int s_drill(commands_ctx_t *, const commands_entry_t *,
+                   const commands_args_t *);
 static int s_watch(commands_ctx_t *, const commands_entry_t *,
                    const commands_args_t *);
 static int s_users_add(commands_ctx_t *, const commands_entry_t *,
@@ -101,6 +103,10 @@ static const commands_opt_t o_rollback[] = {{"env", R},  {"to", V},
 static const commands_opt_t o_cancel[] = {{"rollback", F}, {NULL, 0}};
 static const commands_opt_t o_logs[] = {{"agent", V}, {NULL, 0}};
 static const commands_opt_t o_to[] = {{"to", V}, {NULL, 0}};
+static const commands_opt_t o_drill[] = {
+    {"from", V}, {"to", V},    {"failback", F}, {"sync", F},
+    {"at", V},   {"every", V}, {NULL, 0}};
+static const commands_opt_t o_failover[] = {{"from", V}, {"to", V}, {NULL, 0}};
 static const commands_opt_t o_env_req[] = {{"env", R}, {NULL, 0}};
 static const commands_opt_t o_users_add[] = {
     {"role", R}, {"key", R}, {"env", V}, {NULL, 0}};
@@ -210,6 +216,22 @@ static const commands_entry_t s_table[] = {
      "follow a deployment to its end, as --wait does (exit 0 when it "
      "succeeded, 1 when not)",
      "deployment.show", 1, 1, NULL},
+    {"drill run", s_drill,
+     "drill run APP [--from ENV] [--to ENV] [--failback] [--sync] [--at "
+     "TIME] [--every DUR]",
+     "prove DR can take over: readiness, failover hook and health on the "
+     "target, optional failback; waits and prints the timeline (exit 1 when "
+     "a step failed)",
+     "drill.run", 1, 1, o_drill},
+    {"drill list", s_remote, "drill list",
+     "drills and failovers, their state and recovery time", "drill.list", 0, 0,
+     NULL},
+    {"drill show", s_remote, "drill show ID",
+     "one drill's timeline and recovery time", "drill.show", 1, 1, NULL},
+    {"failover", s_drill, "failover APP [--from ENV] [--to ENV]",
+     "fail over for real: the drill's steps without its readiness veto or "
+     "failback (release manager)",
+     "failover", 1, 1, o_failover},
     {"dr sync", s_remote, "dr sync APP [--to ENV]",
      "deploy to each mirror (dr) the release live in what it mirrors",
      "dr.sync", 1, 1, o_to},
@@ -950,6 +972,72 @@ s_audit_verify(commands_ctx_t *ctx, const commands_entry_t *self,
                        head);
     }
     return s_remote(ctx, self, a);
+}
+
+/* drill run / failover: starts it, then (unless scheduled) follows
+ * drill.show until it ends and prints its timeline; exit 0 only when it
+ * succeeded. */
+static int
+s_drill(commands_ctx_t *ctx, const commands_entry_t *self,
+        const commands_args_t *a)
+{
+    static const commands_entry_t show = {"drill show", NULL, NULL, NULL,
+                                          "drill.show", 1,    1,    NULL};
+    const char *opts[2 * COMMANDS_VALUES_MAX + 5];
+    bool failover = strcmp(self->api, "failover") == 0;
+    const char *with[2 * COMMANDS_VALUES_MAX + 5];
+    s_opts_with_flag(a, "failback", !failover && s_flag(self, a, "failback"),
+                     with);
+    size_t k = 0;
+    for (; with[k]; k++) {
+        opts[k] = with[k];
+    }
+    if (!failover && s_flag(self, a, "sync")) {
+        opts[k++] = "sync";
+        opts[k++] = "1";
+    }
+    opts[k] = NULL;
+    client_reply_t *r = NULL;
+    int rc = s_ask(ctx, self, a->args, a->nargs, opts, NULL, 0, &r);
+    if (rc >= 0) {
+        return rc;
+    }
+    json_t *j = json_loads(r->json, 0, NULL);
+    json_int_t id = json_integer_value(json_object_get(j, "drill"));
+    bool scheduled = json_object_get(j, "at") != NULL;
+    json_decref(j);
+    if (r->exit != 0 || scheduled || id <= 0) {
+        rc = output_reply(r, ctx->json);
+        client_reply_destroy(&r);
+        return rc;
+    }
+    if (!ctx->json) {
+        output_reply(r, false);
+    }
+    client_reply_destroy(&r);
+    char ids[32];
+    snprintf(ids, sizeof ids, "%lld", (long long)id);
+    char *args[] = {ids};
+    for (;;) {
+        rc = s_ask(ctx, &show, args, 1, NULL, NULL, 0, &r);
+        if (rc >= 0) {
+            return rc;
+        }
+        j = json_loads(r->json, 0, NULL);
+        const char *st = json_string_value(json_object_get(j, "state"));
+        bool done =
+            r->exit != 0 || !st ||
+            (strcmp(st, "running") != 0 && strcmp(st, "scheduled") != 0);
+        bool ok = st && strcmp(st, "succeeded") == 0;
+        json_decref(j);
+        if (done) {
+            rc = output_reply(r, ctx->json);
+            client_reply_destroy(&r);
+            return rc != 0 ? rc : ok ? 0 : 1;
+        }
+        client_reply_destroy(&r);
+        usleep(200 * 1000);
+    }
 }
 
 /* ---- variables ---------------------------------------------------------- */

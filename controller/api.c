@@ -16,6 +16,7 @@
 #include "artifacts.h"
 #include "call.h"
 #include "deployments.h"
+#include "dr.h"
 #include "digest.h"
 #include "duration.h"
 #include "hub.h"
@@ -884,8 +885,9 @@ static const call_command_t s_commands[] = {
 
 /* Every module's table, api.c's own first; each ends with a NULL name. */
 static const call_command_t *const s_tables[] = {
-    rollout_commands, mirror_commands,    s_commands,     ledger_commands,
-    policy_commands,  promotion_commands, users_commands, vars_commands};
+    rollout_commands,   mirror_commands, dr_commands,
+    s_commands,         ledger_commands, policy_commands,
+    promotion_commands, users_commands,  vars_commands};
 
 static const call_command_t *
 s_find(const char *name)

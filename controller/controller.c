@@ -16,6 +16,7 @@
 #include "artifacts.h"
 #include "atomicfile.h"
 #include "daemon.h"
+#include "dr.h"
 #include "hub.h"
 #include "log.h"
 #include "monotime.h"
@@ -569,6 +570,7 @@ s_on_tick(zloop_t *loop, int timer_id, void *arg)
     /* Schedules run on the wall clock: that is what --at names. */
     promotion_tick(self, zclock_time(), self->started_ms);
     rollout_tick(self, zclock_time());
+    dr_tick(self, zclock_time(), self->started_ms);
     return 0;
 }
 

@@ -13,6 +13,7 @@
 
 #include "artifacts.h"
 #include "digest.h"
+#include "dr.h"
 #include "log.h"
 #include "rollout.h"
 #include "manifest.h"
@@ -365,6 +366,26 @@ s_converge(hub_t *self, peer_t *peer, const char *env)
 }
 
 hoist_err_t
+hub_hook(hub_t *self, const char *agent, int64_t drill, const char *app,
+         const char *hook, bool health, hoist_error_t *err)
+{
+    peer_t *peer = zhashx_lookup(self->peers, agent);
+    if (!peer) {
+        return error_set(err, HOIST_ERR_NOTFOUND, "agent %s is offline", agent);
+    }
+    envelope_t e = HOIST__ENVELOPE__INIT;
+    Hoist__HookOrder order = HOIST__HOOK_ORDER__INIT;
+    order.drill = (uint64_t)drill;
+    order.app = (char *)app;
+    order.hook = (char *)hook;
+    order.health = health;
+    e.body_case = HOIST__ENVELOPE__BODY_HOOK;
+    e.hook = &order;
+    s_send(self, peer->routing, &e);
+    return HOIST_OK;
+}
+
+hoist_err_t
 hub_order(hub_t *self, int64_t id, const char *agent, hoist_error_t *err)
 {
     store_deployment_t d;
@@ -674,11 +695,22 @@ s_on_result(void *ctx, void *arg, const envelope_t *e, hoist_error_t *err)
     return rc;
 }
 
+static hoist_err_t
+s_on_hook_result(void *ctx, void *arg, const envelope_t *e, hoist_error_t *err)
+{
+    (void)ctx;
+    (void)err;
+    msg_t *m = arg;
+    dr_on_result(m->hub->ctl, m->agent.name, e->hook_result);
+    return HOIST_OK;
+}
+
 static const envelope_route_t s_routes[] = {
     {HOIST__ENVELOPE__BODY_HEARTBEAT, s_on_heartbeat},
     {HOIST__ENVELOPE__BODY_FETCH, s_on_fetch},
     {HOIST__ENVELOPE__BODY_PROGRESS, s_on_progress},
     {HOIST__ENVELOPE__BODY_RESULT, s_on_result},
+    {HOIST__ENVELOPE__BODY_HOOK_RESULT, s_on_hook_result},
 };
 
 /* Checks the sender's standing in the store now, on every message, so a

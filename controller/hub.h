@@ -40,6 +40,13 @@ void hub_tick(hub_t *self, int64_t now_ms);
 hoist_err_t hub_order(hub_t *self, int64_t id, const char *agent,
                       hoist_error_t *err);
 
+/* Sends AGENT a HookOrder: run HOOK ("failover", "failback") of APP's
+ * current release for DRILL, then its health check when HEALTH. NOTFOUND
+ * when the agent is not connected. */
+hoist_err_t hub_hook(hub_t *self, const char *agent, int64_t drill,
+                     const char *app, const char *hook, bool health,
+                     hoist_error_t *err);
+
 /* Forgets NAME's connection (revoked): it is refused from now on. */
 void hub_forget(hub_t *self, const char *name);
 

@@ -402,7 +402,9 @@ test_migration_with_dangling_reference_refused(void **state)
     if (!s) {
         fail_msg("store_open: %s", err.msg);
     }
-    assert_int_equal(store_migrations_applied(s), 1);
+    /* Migration 4 and every one after it. */
+    assert_int_equal(store_migrations_applied(s),
+                     (int)store_migrations_count - 3);
     store_close(&s);
     free(old);
 }
