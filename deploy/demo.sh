@@ -6,8 +6,8 @@
 # itself back. Then a pipeline file, users with roles, and one release
 # climbing dev -> qa -> staging -> production through its gates: QA's
 # approval and a scheduled production step, and a canary in dev that
-# waits for a release manager. Everything is stopped and removed at the
-# end.
+# waits for a release manager, and a DR drill with its recovery time.
+# Everything is stopped and removed at the end.
 #
 #   deploy/demo.sh [BUILD_DIR]
 set -eu
@@ -194,6 +194,11 @@ done
 run "$hoist" deployment show "$id"
 rita deployment continue "$id"
 rita watch "$id"
+
+step "DR follows production; a drill proves it can take over"
+run "$hoist" diff production dr hello
+rita drill run hello --failback
+run "$hoist" drill list
 
 step "The record: every change and every refusal, hash-chained"
 run "$hoist" audit
