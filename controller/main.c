@@ -6,6 +6,9 @@
  *   hoist-controller run  [-n] [--config FILE] [--data-dir DIR]
  *                         [--agent-endpoint E] [--api-endpoint E]
  *                         [--heartbeat MS] [--log-level LEVEL]
+ *   hoist-controller backup  [--config FILE] [--data-dir DIR] --out FILE
+ *   hoist-controller restore [--config FILE] [--data-dir DIR] --from FILE
+ *                            [--force]
  *
  * Both read /etc/hoist/controller.yml (or --config FILE, which must
  * exist; see controller.h) and take every flag given over the file; the
@@ -17,6 +20,11 @@
  *
  * `run` writes DIR/cli.conf, so HOIST_CONFIG=DIR/cli.conf hoist ... works
  * at once for the admin.
+ *
+ * `backup` copies the data directory into a tar (0600) while the
+ * controller runs; `restore` refuses a non-empty DIR unless --force (the
+ * old one is then kept aside) and changes nothing unless the whole archive
+ * checks out (backup.h).
  */
 #include <czmq.h>
 #include <getopt.h>
@@ -24,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backup.h"
 #include "controller.h"
 #include "daemon.h"
 #include "datadir.h"
@@ -35,12 +44,17 @@ static const char s_usage[] =
     "[--agent-endpoint E] [--api-endpoint E]\n"
     "  hoist-controller run  [-n] [--config FILE] [--data-dir DIR] "
     "[--agent-endpoint E] [--api-endpoint E] [--heartbeat MS] "
-    "[--log-level LEVEL]\n";
+    "[--log-level LEVEL]\n"
+    "  hoist-controller backup  [--config FILE] [--data-dir DIR] --out FILE\n"
+    "  hoist-controller restore [--config FILE] [--data-dir DIR] --from FILE "
+    "[--force]\n";
 
 typedef struct {
     controller_opts_t flags; /* what the command line said */
     const char *config;      /* --config; NULL: the default, if present */
     bool check_only;         /* -n */
+    const char *archive;     /* backup --out, restore --from */
+    bool force;              /* restore --force */
     bool has_log_level;
     log_level_t log_level;
     controller_config_t file;     /* the file as read at start; in use */
@@ -67,6 +81,12 @@ s_option(args_t *a, int c)
         return 0;
     case 'n':
         a->check_only = true;
+        return 0;
+    case 'o':
+        a->archive = optarg;
+        return 0;
+    case 'f':
+        a->force = true;
         return 0;
     case 'L':
         if (!log_level_parse(optarg, &a->log_level)) {
@@ -111,6 +131,38 @@ s_parse(int argc, char **argv, args_t *a)
     if (optind != argc) {
         fprintf(stderr, "hoist-controller: unexpected argument '%s'\n%s",
                 argv[optind], s_usage);
+        return 2;
+    }
+    return 0;
+}
+
+/* The flags of backup (--out) and restore (--from, --force): the data
+ * directory comes from --data-dir or the config file, as for run. */
+static int
+s_parse_archive(int argc, char **argv, bool restore, args_t *a)
+{
+    static const struct option backup_opts[] = {
+        {"data-dir", required_argument, NULL, 'd'},
+        {"config", required_argument, NULL, 'C'},
+        {"out", required_argument, NULL, 'o'},
+        {NULL, 0, NULL, 0}};
+    static const struct option restore_opts[] = {
+        {"data-dir", required_argument, NULL, 'd'},
+        {"config", required_argument, NULL, 'C'},
+        {"from", required_argument, NULL, 'o'},
+        {"force", no_argument, NULL, 'f'},
+        {NULL, 0, NULL, 0}};
+    int c, rc;
+    while ((c = getopt_long(argc, argv, "",
+                            restore ? restore_opts : backup_opts, NULL)) !=
+           -1) {
+        if ((rc = s_option(a, c)) != 0) {
+            return rc;
+        }
+    }
+    if (optind != argc || !a->archive) {
+        fprintf(stderr, "hoist-controller: %s needs %s\n%s", argv[0],
+                restore ? "--from FILE" : "--out FILE", s_usage);
         return 2;
     }
     return 0;
@@ -211,6 +263,38 @@ s_init(const controller_opts_t *o)
     return 0;
 }
 
+static int
+s_backup(const args_t *a, const controller_opts_t *o)
+{
+    hoist_error_t err = {0};
+    if (backup_create(o->data_dir, a->archive, &err) != HOIST_OK) {
+        log_error("backup of %s failed: %s", o->data_dir, err.msg);
+        return error_exit_code(err.code);
+    }
+    printf("backed up %s to %s\n", o->data_dir, a->archive);
+    return 0;
+}
+
+static int
+s_restore(const args_t *a, const controller_opts_t *o)
+{
+    hoist_error_t err = {0};
+    backup_restore_opts_t ro = {.force = a->force};
+    if (backup_restore(a->archive, o->data_dir, &ro, &err) != HOIST_OK) {
+        log_error("restore into %s failed, nothing changed: %s", o->data_dir,
+                  err.msg);
+        return error_exit_code(err.code);
+    }
+    printf("restored %s into %s\n", a->archive, o->data_dir);
+    if (ro.kept[0]) {
+        printf("the directory it replaced is kept in %s; remove it once "
+               "the restored controller runs\n",
+               ro.kept);
+    }
+    printf("start it with: hoist-controller run --data-dir %s\n", o->data_dir);
+    return 0;
+}
+
 /* run -n: the file and the data directory, checked, and a line saying
  * what would run. */
 static int
@@ -276,12 +360,16 @@ main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "init") != 0 && strcmp(cmd, "run") != 0) {
+    bool archive_cmd =
+        strcmp(cmd, "backup") == 0 || strcmp(cmd, "restore") == 0;
+    if (strcmp(cmd, "init") != 0 && strcmp(cmd, "run") != 0 && !archive_cmd) {
         fprintf(stderr, "hoist-controller: unknown command '%s'\n%s", cmd,
                 s_usage);
         return 2;
     }
-    int rc = s_parse(argc - 1, argv + 1, &a);
+    int rc = archive_cmd ? s_parse_archive(argc - 1, argv + 1,
+                                           strcmp(cmd, "restore") == 0, &a)
+                         : s_parse(argc - 1, argv + 1, &a);
     if (rc != 0) {
         return rc;
     }
@@ -297,6 +385,12 @@ main(int argc, char **argv)
     log_set_level(level);
     if (strcmp(cmd, "init") == 0) {
         return s_init(&o);
+    }
+    if (strcmp(cmd, "backup") == 0) {
+        return s_backup(&a, &o);
+    }
+    if (strcmp(cmd, "restore") == 0) {
+        return s_restore(&a, &o);
     }
     return a.check_only ? s_check(&o, level) : s_run(&a, &o);
 }
