@@ -88,9 +88,9 @@ s_token_create(call_t *c)
     call_say(c,
              "token for environment %s (one use, expires in %llus):\n  %s\n\n"
              "On the server, as root:\n"
-             "  echo '%s' > /etc/hoist/controller.key\n"
+             "  echo '%s' > /var/lib/hoist/controller.key\n"
              "  hoist-agent enroll --root /var/lib/hoist --controller %s \\\n"
-             "      --controller-key /etc/hoist/controller.key --token %s \\\n"
+             "      --controller-key /var/lib/hoist/controller.key --token %s \\\n"
              "      --env %s --trust RELEASE-KEY.pub --user USER\n",
              env, (unsigned long long)(ttl_ms / 1000), token, key, ep, token,
              env);
