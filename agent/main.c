@@ -34,6 +34,8 @@
 #include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/wait.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,6 +148,41 @@ s_cmd_status(args_t *a)
     return 0;
 }
 
+/* The packaged service runs `hoist-agent run --root` this root. */
+#define SERVICE_ROOT "/var/lib/hoist"
+#define SERVICE_UNIT "/lib/systemd/system/hoist-agent.service"
+
+/* After an enrollment into the packaged service's root, as root, on a
+ * machine booted with systemd and with the package's unit installed:
+ * enables and starts the service, so that one command is all an operator
+ * runs. Anywhere else it says how to start the daemon. */
+static void
+s_start_service(const char *root)
+{
+    struct stat st;
+    bool service = geteuid() == 0 && strcmp(root, SERVICE_ROOT) == 0 &&
+                   stat(SERVICE_UNIT, &st) == 0 &&
+                   stat("/run/systemd/system", &st) == 0;
+    if (!service) {
+        printf("start the agent with: hoist-agent run --root %s\n", root);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/systemctl", "systemctl", "enable", "--now",
+              "hoist-agent.service", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+        WEXITSTATUS(status) == 0) {
+        printf("started hoist-agent.service (systemctl status hoist-agent)\n");
+    } else {
+        printf("could not start hoist-agent.service: run `systemctl enable "
+               "--now hoist-agent`\n");
+    }
+}
+
 static int
 s_cmd_enroll(args_t *a)
 {
@@ -174,6 +211,7 @@ s_cmd_enroll(args_t *a)
                "accept %s`\n",
                res.name);
     }
+    s_start_service(a->o.root);
     return 0;
 }
 
