@@ -85,15 +85,15 @@ s_token_create(call_t *c)
     }
     const char *ep = controller_agent_endpoint(c->ctl);
     const char *key = controller_server_key(c->ctl);
-    call_say(c,
-             "token for environment %s (one use, expires in %llus):\n  %s\n\n"
-             "On the server, as root:\n"
-             "  echo '%s' > /var/lib/hoist/controller.key\n"
-             "  hoist-agent enroll --root /var/lib/hoist --controller %s \\\n"
-             "      --controller-key /var/lib/hoist/controller.key --token %s \\\n"
-             "      --env %s --trust RELEASE-KEY.pub --user USER\n",
-             env, (unsigned long long)(ttl_ms / 1000), token, key, ep, token,
-             env);
+    call_say(
+        c,
+        "token for environment %s (one use, expires in %llus):\n  %s\n\n"
+        "On the server, as root:\n"
+        "  echo '%s' > /var/lib/hoist/controller.key\n"
+        "  hoist-agent enroll --root /var/lib/hoist --controller %s \\\n"
+        "      --controller-key /var/lib/hoist/controller.key --token %s \\\n"
+        "      --env %s --trust RELEASE-KEY.pub --user USER\n",
+        env, (unsigned long long)(ttl_ms / 1000), token, key, ep, token, env);
     json_object_set_new(c->json, "token", json_string(token));
     json_object_set_new(c->json, "env", json_string(env));
     json_object_set_new(c->json, "expires_at", json_integer(t.expires_at));

@@ -6,14 +6,28 @@
  * `dpkg -x` into a scratch directory and its files and their modes are
  * checked, its conffiles read back with `dpkg-deb -I`, and the shipped
  * binaries are checked to run and to carry no test-only fault points.
+ * Last, the three unpacked programs (not the build's) make a fleet of one
+ * on 127.0.0.1: a controller, the CLI with its admin config, an agent
+ * enrolled with a real token and seen online.
  */
+#include "fleetutil.h"
 #include "testutil.h"
 
 #include <glob.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <sys/socket.h>
+
+#include "monotime.h"
 
 /* One package and what it must hold. */
 typedef struct {
@@ -240,6 +254,282 @@ test_programs_run(void **state)
     }
 }
 
+/* The fleet of test_packaged_fleet, kept in the test's state so that its
+ * teardown kills and removes it whatever the test got to. */
+typedef struct {
+    char *dir;     /* everything: the unpacked tree, data, keys, logs */
+    char *usr_bin; /* DIR/pkg/usr/bin: the packages' programs */
+    char *data;    /* the controller's data directory */
+    char *conf;    /* DATA/cli.conf */
+    pid_t controller;
+    pid_t agent;
+} pkg_fleet_t;
+
+/* True when TCP PORT on 127.0.0.1 can be bound now. */
+static bool
+s_port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0) {
+        close(fd);
+    }
+    return ok;
+}
+
+/* A random pair of free ports below the kernel's ephemeral range, as
+ * fleetutil picks them (its s_port_pair is file-local). */
+static int
+s_port_pair(void)
+{
+    for (int i = 0; i < 200; i++) {
+        int p = 20000 + (int)(randombytes_uniform(6000) * 2);
+        if (s_port_free(p) && s_port_free(p + 1)) {
+            return p;
+        }
+    }
+    fail_msg("no free pair of ports on 127.0.0.1 in 20000-32000");
+    return -1;
+}
+
+/* The unpacked program NAME (malloc'd). */
+static char *
+s_bin(const pkg_fleet_t *f, const char *name)
+{
+    return tu_path(f->usr_bin, name);
+}
+
+/* Prints the log NAME of F's directory, to explain a failure. */
+static void
+s_dump_log(const pkg_fleet_t *f, const char *name)
+{
+    char *path = tu_path(f->dir, name);
+    char *text = tu_read(path, NULL);
+    print_error("--- %s:\n%s\n", name, text ? text : "(none)");
+    free(text);
+    free(path);
+}
+
+/* Runs the unpacked hoist with ARGS (NULL-terminated) and the admin's
+ * config; asserts it exits 0 and returns its output (the caller frees). */
+static char *
+s_hoist(const pkg_fleet_t *f, const char *const *args)
+{
+    const char *argv[16];
+    size_t n = 0;
+    char *bin = s_bin(f, "hoist");
+    argv[n++] = bin;
+    for (size_t i = 0; args[i] && n < 15; i++) {
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    char env[PATH_MAX + 16];
+    snprintf(env, sizeof env, "HOIST_CONFIG=%s", f->conf);
+    const char *const envp[] = {env, NULL};
+    tu_run_t r = tu_run(argv, envp);
+    free(bin);
+    if (r.status != 0) {
+        print_error("hoist %s exited %d:\n%s\n", args[0], r.status, r.out);
+        s_dump_log(f, "controller.log");
+    }
+    assert_int_equal(r.status, 0);
+    return r.out;
+}
+
+/* Like s_hoist with --json: the parsed output (a new reference). */
+static json_t *
+s_hoist_json(const pkg_fleet_t *f, const char *const *args)
+{
+    const char *argv[16] = {"--json"};
+    size_t n = 1;
+    for (size_t i = 0; args[i] && n < 15; i++) {
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    char *out = s_hoist(f, argv);
+    json_t *j = json_loads(out, 0, NULL);
+    if (!j) {
+        print_error("not JSON: %s\n", out);
+    }
+    assert_non_null(j);
+    free(out);
+    return j;
+}
+
+/* True when `hoist agents` shows NAME online. */
+static bool
+s_online(const pkg_fleet_t *f, const char *name)
+{
+    json_t *j = s_hoist_json(f, (const char *[]){"agents", NULL});
+    bool online = false;
+    json_t *a;
+    size_t k;
+    json_array_foreach(json_object_get(j, "agents"), k, a)
+    {
+        const char *n = json_string_value(json_object_get(a, "name"));
+        if (n && strcmp(n, name) == 0) {
+            online = json_is_true(json_object_get(a, "online"));
+        }
+    }
+    json_decref(j);
+    return online;
+}
+
+/* Kills the whole process group of *PID (it leads its own) and reaps it. */
+static void
+s_kill(pid_t *pid)
+{
+    if (*pid > 0) {
+        kill(-*pid, SIGKILL);
+    }
+    fu_stop(pid, SIGKILL);
+}
+
+/* Teardown of test_packaged_fleet: kills the daemons, removes it all. */
+static int
+s_fleet_teardown(void **state)
+{
+    pkg_fleet_t *f = *state;
+    if (!f) {
+        return 0; /* skipped before anything started */
+    }
+    s_kill(&f->agent);
+    s_kill(&f->controller);
+    free(f->usr_bin);
+    free(f->data);
+    free(f->conf);
+    if (getenv("HOIST_KEEP_TEST_DIRS")) {
+        fprintf(stderr, "packaged fleet kept in %s\n", f->dir);
+        free(f->dir);
+    } else {
+        tu_rmtree(f->dir);
+    }
+    free(f);
+    *state = NULL;
+    return 0;
+}
+
+/* The packages work together, not only one by one: from the unpacked
+ * tree, a controller is initialised and run, the CLI trusts a release key
+ * and creates a token, an agent enrolls with it and, once running, comes
+ * online. */
+static void
+test_packaged_fleet(void **state)
+{
+    const char *dir = s_package_dir();
+    pkg_fleet_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    *state = f;
+    f->dir = tu_tmpdir();
+    char *pkg = tu_path(f->dir, "pkg");
+    static const package_t *const all[] = {&s_cli, &s_agent, &s_controller};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+        char *deb = s_find_deb(dir, all[i]->name);
+        const char *const x[] = {"/usr/bin/dpkg", "-x", deb, pkg, NULL};
+        free(s_output(x));
+        free(deb);
+    }
+    f->usr_bin = tu_path(pkg, "usr/bin");
+    free(pkg);
+    f->data = tu_path(f->dir, "controller");
+    f->conf = tu_path(f->data, "cli.conf");
+
+    char *ctl = s_bin(f, "hoist-controller");
+    int port = s_port_pair();
+    char agents_ep[64], api_ep[64];
+    snprintf(agents_ep, sizeof agents_ep, "tcp://127.0.0.1:%d", port);
+    snprintf(api_ep, sizeof api_ep, "tcp://127.0.0.1:%d", port + 1);
+    const char *const init[] = {
+        ctl,       "init",           "--data-dir", f->data, "--agent-endpoint",
+        agents_ep, "--api-endpoint", api_ep,       NULL};
+    free(s_output(init));
+    const char *const run[] = {ctl, "run", "--data-dir", f->data, NULL};
+    char *log = tu_path(f->dir, "controller.log");
+    f->controller = fu_spawn(run, log);
+    free(log);
+    free(ctl);
+    uint64_t until = monotime_ms() + WAIT_MS;
+    while (!tu_exists(f->conf) && monotime_ms() < until) {
+        usleep(20 * 1000);
+    }
+    if (!tu_exists(f->conf)) {
+        s_dump_log(f, "controller.log");
+    }
+    assert_true(tu_exists(f->conf));
+
+    char *key = tu_path(f->dir, "rel");
+    char *pub = tu_path(f->dir, "rel.pub");
+    free(s_hoist(f, (const char *[]){"keygen", "--out", key, NULL}));
+    free(s_hoist(f, (const char *[]){"trust", "add", pub, NULL}));
+    json_t *tok = s_hoist_json(
+        f, (const char *[]){"token", "create", "--env", "dev", NULL});
+    const char *endpoint = json_string_value(json_object_get(tok, "endpoint"));
+    const char *server_key =
+        json_string_value(json_object_get(tok, "server_key"));
+    const char *token = json_string_value(json_object_get(tok, "token"));
+    assert_non_null(endpoint);
+    assert_non_null(server_key);
+    assert_non_null(token);
+    char *server_key_file = tu_path(f->dir, "controller.key");
+    tu_write(server_key_file, server_key, (size_t)-1, 0644);
+
+    char *agent = s_bin(f, "hoist-agent");
+    char *root = tu_path(f->dir, "agent");
+    const char *const enroll[] = {agent,
+                                  "enroll",
+                                  "--root",
+                                  root,
+                                  "--controller",
+                                  endpoint,
+                                  "--controller-key",
+                                  server_key_file,
+                                  "--token",
+                                  token,
+                                  "--env",
+                                  "dev",
+                                  "--trust",
+                                  pub,
+                                  "--name",
+                                  "pkg-1",
+                                  "--user",
+                                  fu_me(),
+                                  NULL};
+    tu_run_t r = tu_run(enroll, NULL);
+    if (r.status != 0) {
+        print_error("enroll exited %d:\n%s\n", r.status, r.out);
+        s_dump_log(f, "controller.log");
+    }
+    assert_int_equal(r.status, 0);
+    assert_contains(r.out, "accepted into dev as pkg-1");
+    tu_run_free(&r);
+    json_decref(tok);
+
+    const char *const agent_run[] = {agent,    "run",   "--root", root,
+                                     "--user", fu_me(), NULL};
+    log = tu_path(f->dir, "agent.log");
+    f->agent = fu_spawn(agent_run, log);
+    free(log);
+    until = monotime_ms() + WAIT_MS;
+    bool online = false;
+    while (!(online = s_online(f, "pkg-1")) && monotime_ms() < until) {
+        usleep(50 * 1000);
+    }
+    if (!online) {
+        print_error("agent pkg-1 never came online\n");
+        s_dump_log(f, "controller.log");
+        s_dump_log(f, "agent.log");
+    }
+    assert_true(online);
+    free(root);
+    free(agent);
+    free(server_key_file);
+    free(pub);
+    free(key);
+}
+
 int
 main(void)
 {
@@ -254,6 +544,9 @@ main(void)
          .test_func = test_package,
          .initial_state = (void *)&s_cli},
         cmocka_unit_test(test_programs_run),
+        cmocka_unit_test_teardown(test_packaged_fleet, s_fleet_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* fu_kill_leftovers: whatever fu_spawn started, should a teardown
+     * not have run. */
+    return cmocka_run_group_tests(tests, NULL, fu_kill_leftovers);
 }
