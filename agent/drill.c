@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "health.h"
+#include "child.h"
 #include "hooks.h"
 #include "journal.h"
 #include "lockfile.h"
@@ -27,7 +28,6 @@
 #include "releases.h"
 #include "spec.h"
 
-#define CHILD_FD     3 /* the pipe's write end in the child */
 #define PIPE_BUF_CAP (ORDER_FRAME_MAX + 4)
 #define SPEC_FILE    "hoist.yml"
 #define LOCK_FILE    ".lock" /* the lock install.c takes for each install */
@@ -304,36 +304,11 @@ s_child_run(const drill_t *d, run_t *r)
     }
 }
 
-/* Keeps only stdio and the pipe (as CHILD_FD): the daemon's sockets stay
- * with the daemon. */
-static void
-s_child_fds(int wfd)
-{
-    if (wfd != CHILD_FD && dup2(wfd, CHILD_FD) < 0) {
-        _exit(1);
-    }
-    if (close_range(CHILD_FD + 1, ~0u, 0) != 0) {
-        long max = sysconf(_SC_OPEN_MAX);
-        for (int fd = CHILD_FD + 1; fd < (max > 0 && max < 65536 ? max : 65536);
-             fd++) {
-            close(fd);
-        }
-    }
-}
-
-/* The hook process. As in order.c: glibc keeps malloc and stdio usable
- * in the child of a threaded process, nothing here touches ZeroMQ, and
- * it leaves by _exit (czmq's atexit handlers are the daemon's). */
+/* The hook process (child.h: what every child does first). */
 static _Noreturn void
 s_child(const drill_t *d, int wfd, pid_t parent)
 {
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGPIPE, SIG_IGN);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) {
-        _exit(1);
-    }
-    s_child_fds(wfd);
+    child_enter(wfd, parent);
     run_t *r = calloc(1, sizeof *r);
     if (r) {
         s_child_run(d, r);

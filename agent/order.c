@@ -16,6 +16,7 @@
 
 #include <sodium.h>
 
+#include "child.h"
 #include "digest.h"
 #include "fetch.h"
 #include "install.h"
@@ -26,7 +27,6 @@
 #include "seal.h"
 #include "tree.h"
 
-#define CHILD_FD     3 /* the pipe's write end in the child */
 #define PIPE_BUF_CAP (ORDER_FRAME_MAX + 4)
 #define MESSAGE_MAX  8192
 
@@ -391,36 +391,12 @@ s_child_install(child_t *c, const char *manifest, const char *artifact)
     free(vars);
 }
 
-/* Keeps only stdio and the pipe (as CHILD_FD): the daemon's sockets and
- * the .part stay with the daemon. */
-static void
-s_child_fds(int wfd)
-{
-    if (wfd != CHILD_FD && dup2(wfd, CHILD_FD) < 0) {
-        _exit(1);
-    }
-    if (close_range(CHILD_FD + 1, ~0u, 0) != 0) {
-        long max = sysconf(_SC_OPEN_MAX);
-        for (int fd = CHILD_FD + 1; fd < (max > 0 && max < 65536 ? max : 65536);
-             fd++) {
-            close(fd);
-        }
-    }
-}
-
-/* The install process. The daemon has libzmq's threads, but glibc makes
- * malloc and stdio usable in the child of a threaded process, and
- * nothing here touches ZeroMQ or a lock those threads take. It leaves by
- * _exit: the daemon's atexit handlers (czmq's) are not the child's. */
+/* The install process (child.h: what every child does first). It
+ * disables core dumps while secrets are in its memory. */
 static _Noreturn void
 s_child(const order_t *o, int wfd, pid_t parent)
 {
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGPIPE, SIG_IGN);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) {
-        _exit(1);
-    }
+    child_enter(wfd, parent);
     for (size_t i = 0; i < o->n_vars; i++) {
         if (o->vars[i].sealed) {
             /* No core file and no same-user ptrace while secrets are in
@@ -429,7 +405,6 @@ s_child(const order_t *o, int wfd, pid_t parent)
             break;
         }
     }
-    s_child_fds(wfd);
     child_t c = {.o = o, .fd = CHILD_FD};
     char artifact[PATH_MAX + 80] = "", manifest[PATH_MAX + 32];
     hoist_error_t err = {0};
