@@ -62,3 +62,54 @@ su_add_release(store_t *s, const char *app, const char *version)
     }
     free(r);
 }
+
+sqlite3 *
+su_raw_open(const char *path)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
+void
+su_raw_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = su_raw_open(path);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fail_msg("%s: %s", sql, msg);
+    }
+    sqlite3_close(db);
+}
+
+char *
+su_raw_text(const char *path, const char *sql)
+{
+    sqlite3 *db = su_raw_open(path);
+    sqlite3_stmt *st = NULL;
+    char *out = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    }
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        out = strdup(t ? t : "");
+        assert_non_null(out);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+}
+
+long long
+su_raw_int(const char *path, const char *sql)
+{
+    char *t = su_raw_text(path, sql);
+    if (!t) {
+        fail_msg("no row: %s", sql);
+    }
+    long long v = atoll(t);
+    free(t);
+    return v;
+}

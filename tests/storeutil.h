@@ -8,6 +8,8 @@
 
 #include "testutil.h"
 
+#include <sqlite3.h>
+
 #include "store.h"
 
 typedef struct {
@@ -27,5 +29,17 @@ void su_reopen(su_fixture_t *f);
 
 /* Adds release APP VERSION with placeholder digest and manifest. */
 void su_add_release(store_t *s, const char *app, const char *version);
+
+/* Raw SQL on the file at PATH, behind the store's back: how a test looks
+ * at what is on disk, or damages it. su_raw_open's handle is the
+ * caller's (sqlite3_close); su_raw_exec fails the test on an error. */
+sqlite3 *su_raw_open(const char *path);
+void su_raw_exec(const char *path, const char *sql);
+
+/* The first column of the first row of SQL as text ("" for NULL), or
+ * NULL when there is no row; malloc'd. su_raw_int reads it as a number
+ * and fails the test when there is no row. */
+char *su_raw_text(const char *path, const char *sql);
+long long su_raw_int(const char *path, const char *sql);
 
 #endif

@@ -220,51 +220,6 @@ s_see_task(const store_task_t *row, void *arg)
     return s_seen_add(arg, item);
 }
 
-/* Raw SQL on the file, behind the store's back: how a test looks at what
- * is on disk, or damages it. */
-static sqlite3 *
-s_raw_open(const char *path)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    return db;
-}
-
-static void
-s_raw_exec(const char *path, const char *sql)
-{
-    sqlite3 *db = s_raw_open(path);
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        fail_msg("%s: %s", sql, msg);
-    }
-    sqlite3_close(db);
-}
-
-/* The first column of the first row of SQL, as text (malloc'd). */
-static char *
-s_raw_text(const char *path, const char *sql)
-{
-    sqlite3 *db = s_raw_open(path);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    char *out = strdup((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return out;
-}
-
-static long long
-s_raw_int(const char *path, const char *sql)
-{
-    char *t = s_raw_text(path, sql);
-    long long v = atoll(t);
-    free(t);
-    return v;
-}
-
 /* --- opening and schema ------------------------------------------------- */
 
 static void
@@ -274,16 +229,17 @@ test_open_creates_wal_schema(void **state)
     int version = store_schema_version(f->s);
     assert_true(version >= 1);
     assert_int_equal(store_migrations_applied(f->s), version);
-    char *mode = s_raw_text(f->path, "PRAGMA journal_mode");
+    char *mode = su_raw_text(f->path, "PRAGMA journal_mode");
     assert_string_equal(mode, "wal");
     free(mode);
     assert_int_equal(
-        s_raw_int(f->path, "SELECT max(version) FROM schema_version"), version);
-    assert_int_equal(s_raw_int(f->path,
-                               "SELECT count(*) FROM sqlite_master WHERE "
-                               "type = 'table' AND name IN ('agents', "
-                               "'users', 'tokens', 'trust_keys', 'releases', "
-                               "'deployments', 'tasks')"),
+        su_raw_int(f->path, "SELECT max(version) FROM schema_version"),
+        version);
+    assert_int_equal(su_raw_int(f->path,
+                                "SELECT count(*) FROM sqlite_master WHERE "
+                                "type = 'table' AND name IN ('agents', "
+                                "'users', 'tokens', 'trust_keys', 'releases', "
+                                "'deployments', 'tasks')"),
                      7);
 }
 
@@ -294,11 +250,11 @@ test_reopen_applies_nothing_keeps_data(void **state)
     store_agent_t a;
     int version = store_schema_version(f->s);
     s_add_agent(f->s, "web-1", "dev", 1);
-    long long rows = s_raw_int(f->path, "SELECT count(*) FROM schema_version");
+    long long rows = su_raw_int(f->path, "SELECT count(*) FROM schema_version");
     su_reopen(f);
     assert_int_equal(store_migrations_applied(f->s), 0);
     assert_int_equal(store_schema_version(f->s), version);
-    assert_int_equal(s_raw_int(f->path, "SELECT count(*) FROM schema_version"),
+    assert_int_equal(su_raw_int(f->path, "SELECT count(*) FROM schema_version"),
                      rows);
     assert_int_equal(store_agent_get(f->s, "web-1", &a, NULL), HOIST_OK);
     assert_string_equal(a.env, "dev");
@@ -314,7 +270,7 @@ test_newer_schema_refused(void **state)
     store_close(&f->s);
     snprintf(sql, sizeof sql, "INSERT INTO schema_version VALUES (%d, 0)",
              version + 1);
-    s_raw_exec(f->path, sql);
+    su_raw_exec(f->path, sql);
     assert_null(store_open(f->path, &err));
     assert_int_equal(err.code, HOIST_ERR_STATE);
     snprintf(want, sizeof want, "schema version %d is newer", version + 1);
@@ -323,7 +279,7 @@ test_newer_schema_refused(void **state)
     /* Refusing changed nothing: the file opens once the row is gone. */
     snprintf(sql, sizeof sql, "DELETE FROM schema_version WHERE version = %d",
              version + 1);
-    s_raw_exec(f->path, sql);
+    su_raw_exec(f->path, sql);
     su_reopen(f);
     assert_int_equal(store_migrations_applied(f->s), 0);
 }
@@ -420,7 +376,7 @@ test_agent_add_errors(void **state)
     assert_int_equal(store_agent_add(f->s, &a, &err), HOIST_ERR_LIMIT);
     assert_contains(err.msg, "agent tags is longer than 1024 bytes");
     /* None of the refused agents landed. */
-    assert_int_equal(s_raw_int(f->path, "SELECT count(*) FROM agents"), 1);
+    assert_int_equal(su_raw_int(f->path, "SELECT count(*) FROM agents"), 1);
 }
 
 static void
@@ -573,7 +529,7 @@ test_bad_row_in_db_refused(void **state)
     assert_int_equal(store_agent_get(f->s, "web-1", &a, &err), HOIST_OK);
     assert_int_equal(strlen(a.tags), STORE_TAGS_SIZE - 1);
     /* One byte more, written behind the store's back, is refused. */
-    s_raw_exec(f->path, "UPDATE agents SET tags = printf('%.1025c', 'x')");
+    su_raw_exec(f->path, "UPDATE agents SET tags = printf('%.1025c', 'x')");
     memset(&a, 0x5a, sizeof a);
     memcpy(&before, &a, sizeof a);
     assert_int_equal(store_agent_get(f->s, "web-1", &a, &err), HOIST_ERR_STATE);
@@ -583,9 +539,9 @@ test_bad_row_in_db_refused(void **state)
                      HOIST_ERR_STATE);
     assert_int_equal(seen.n, 0);
     /* So is a state the code does not know. */
-    s_raw_exec(f->path, "UPDATE agents SET tags = '';"
-                        "PRAGMA ignore_check_constraints = ON;"
-                        "UPDATE agents SET state = 'bogus'");
+    su_raw_exec(f->path, "UPDATE agents SET tags = '';"
+                         "PRAGMA ignore_check_constraints = ON;"
+                         "UPDATE agents SET state = 'bogus'");
     assert_int_equal(store_agent_get(f->s, "web-1", &a, &err), HOIST_ERR_STATE);
     assert_contains(err.msg, "agents.state holds a value");
 }
@@ -611,7 +567,7 @@ test_users(void **state)
     assert_string_equal(back.env, "");
     assert_int_equal(back.created_at, 500);
     assert_int_equal(
-        s_raw_int(f->path, "SELECT env IS NULL FROM users WHERE name='root'"),
+        su_raw_int(f->path, "SELECT env IS NULL FROM users WHERE name='root'"),
         1);
     assert_int_equal(store_user_get_by_key(f->s, u.pubkey, &back, &err),
                      HOIST_OK);
@@ -665,8 +621,8 @@ test_user_errors_and_shared_keys(void **state)
     assert_int_equal(store_agent_add(f->s, &a, &err), STORE_ERR_EXISTS);
     assert_contains(err.msg,
                     "agent 'web-9': its key already belongs to a user");
-    assert_int_equal(s_raw_int(f->path, "SELECT count(*) FROM users"), 1);
-    assert_int_equal(s_raw_int(f->path, "SELECT count(*) FROM agents"), 1);
+    assert_int_equal(su_raw_int(f->path, "SELECT count(*) FROM users"), 1);
+    assert_int_equal(su_raw_int(f->path, "SELECT count(*) FROM agents"), 1);
 }
 
 /* --- tokens ------------------------------------------------------------- */
@@ -715,7 +671,8 @@ test_token_expiry(void **state)
                      STORE_ERR_TOKEN_EXPIRED);
     /* An expired token was not marked used by the attempts. */
     assert_int_equal(
-        s_raw_int(f->path, "SELECT count(*) FROM tokens WHERE used_at IS NULL"),
+        su_raw_int(f->path,
+                   "SELECT count(*) FROM tokens WHERE used_at IS NULL"),
         1);
     t = s_token("tok-3", "qa", 1000, 2000);
     assert_int_equal(store_token_consume(f->s, t.hash, 1999, env, &err),
@@ -741,7 +698,7 @@ test_token_create_errors(void **state)
     t = s_token("tok-c", "", 1000, 2000);
     assert_int_equal(store_token_create(f->s, &t, &err), HOIST_ERR_USAGE);
     assert_string_equal(err.msg, "token environment is empty");
-    assert_int_equal(s_raw_int(f->path, "SELECT count(*) FROM tokens"), 1);
+    assert_int_equal(su_raw_int(f->path, "SELECT count(*) FROM tokens"), 1);
 }
 
 /* True if the bytes of NEEDLE occur in the file at PATH. */
@@ -872,7 +829,7 @@ test_trust_key_errors(void **state)
     assert_int_equal(store_trust_add(f->s, &k, &err), HOIST_ERR_USAGE);
     assert_int_equal(store_trust_remove(f->s, "xyz", &err), HOIST_ERR_USAGE);
     assert_contains(err.msg, "release key id 'xyz'");
-    assert_int_equal(s_raw_int(f->path, "SELECT count(*) FROM trust_keys"), 0);
+    assert_int_equal(su_raw_int(f->path, "SELECT count(*) FROM trust_keys"), 0);
 }
 
 /* --- releases ----------------------------------------------------------- */
@@ -937,7 +894,7 @@ test_release_errors(void **state)
     assert_int_equal(store_release_add(f->s, r, &err), HOIST_ERR_USAGE);
     assert_string_equal(err.msg, "app is empty");
     free(r);
-    assert_int_equal(s_raw_int(f->path, "SELECT count(*) FROM releases"), 0);
+    assert_int_equal(su_raw_int(f->path, "SELECT count(*) FROM releases"), 0);
 }
 
 static void
@@ -1143,7 +1100,7 @@ test_task_errors(void **state)
     memset(t->step, 's', sizeof t->step);
     assert_int_equal(store_task_update(f->s, t, &err), HOIST_ERR_LIMIT);
     assert_contains(err.msg, "task step is longer");
-    assert_int_equal(s_raw_int(f->path, "SELECT count(*) FROM tasks"), 1);
+    assert_int_equal(su_raw_int(f->path, "SELECT count(*) FROM tasks"), 1);
     free(t);
 }
 
@@ -1216,7 +1173,8 @@ test_transactions(void **state)
     store_task_t *t = s_task(id, "no-such-agent");
     assert_int_equal(store_task_create(f->s, t, &err), STORE_ERR_NOTFOUND);
     assert_int_equal(store_rollback(f->s, &err), HOIST_OK);
-    assert_int_equal(s_raw_int(f->path, "SELECT count(*) FROM deployments"), 0);
+    assert_int_equal(su_raw_int(f->path, "SELECT count(*) FROM deployments"),
+                     0);
 
     assert_int_equal(store_begin(f->s, &err), HOIST_OK);
     s_add_agent(f->s, "kept", "dev", 2);
@@ -1315,7 +1273,7 @@ test_state_names(void **state)
 static void
 s_write_schema1(const char *path)
 {
-    sqlite3 *db = s_raw_open(path);
+    sqlite3 *db = su_raw_open(path);
     char *msg = NULL;
     const char *rows =
         "CREATE TABLE schema_version (version INTEGER PRIMARY KEY,"
@@ -1352,8 +1310,8 @@ test_migrates_schema1_file_keeping_rows(void **state)
     hoist_error_t err = {0};
     char *old = tu_path(f->dir, "old.db");
     s_write_schema1(old);
-    assert_int_equal(s_raw_int(old, "SELECT count(*) FROM sqlite_master WHERE"
-                                    " name IN ('audit', 'approvals')"),
+    assert_int_equal(su_raw_int(old, "SELECT count(*) FROM sqlite_master WHERE"
+                                     " name IN ('audit', 'approvals')"),
                      0);
 
     store_t *s = store_open(old, &err);
@@ -1405,7 +1363,7 @@ test_migrates_schema1_file_keeping_rows(void **state)
     assert_non_null(s);
     assert_int_equal(store_migrations_applied(s), 0);
     store_close(&s);
-    assert_int_equal(s_raw_int(old, "SELECT count(*) FROM schema_version"),
+    assert_int_equal(su_raw_int(old, "SELECT count(*) FROM schema_version"),
                      (long long)store_migrations_count);
     free(old);
 }
@@ -1415,18 +1373,18 @@ test_new_schema_tables(void **state)
 {
     su_fixture_t *f = *state;
     assert_true(store_schema_version(f->s) >= 2);
-    assert_int_equal(s_raw_int(f->path,
-                               "SELECT count(*) FROM sqlite_master WHERE "
-                               "type = 'table' AND name IN ('audit', "
-                               "'pipeline', 'approvals', 'schedules')"),
+    assert_int_equal(su_raw_int(f->path,
+                                "SELECT count(*) FROM sqlite_master WHERE "
+                                "type = 'table' AND name IN ('audit', "
+                                "'pipeline', 'approvals', 'schedules')"),
                      4);
-    assert_int_equal(s_raw_int(f->path,
-                               "SELECT count(*) FROM sqlite_master WHERE "
-                               "type = 'trigger' AND tbl_name = 'audit'"),
+    assert_int_equal(su_raw_int(f->path,
+                                "SELECT count(*) FROM sqlite_master WHERE "
+                                "type = 'trigger' AND tbl_name = 'audit'"),
                      2);
     /* A state the CHECK does not list is refused by SQLite itself. */
     s_add_release(f->s, "web", "1.0.0", 100);
-    sqlite3 *db = s_raw_open(f->path);
+    sqlite3 *db = su_raw_open(f->path);
     assert_int_not_equal(
         sqlite3_exec(db,
                      "INSERT INTO schedules (app, version, env, at_ms, state,"

@@ -17,57 +17,6 @@
 
 /* --- raw SQL on the file, behind the store's back ---------------------- */
 
-static sqlite3 *
-s_raw_open(const char *path)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    return db;
-}
-
-static void
-s_raw_exec(const char *path, const char *sql)
-{
-    sqlite3 *db = s_raw_open(path);
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        fail_msg("%s: %s", sql, msg);
-    }
-    sqlite3_close(db);
-}
-
-/* The first column of the first row of SQL as text ("" for NULL), or
- * NULL when there is no row; malloc'd. */
-static char *
-s_raw_text(const char *path, const char *sql)
-{
-    sqlite3 *db = s_raw_open(path);
-    sqlite3_stmt *st = NULL;
-    char *out = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-    }
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        const char *t = (const char *)sqlite3_column_text(st, 0);
-        out = strdup(t ? t : "");
-        assert_non_null(out);
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return out;
-}
-
-static long long
-s_raw_int(const char *path, const char *sql)
-{
-    char *t = s_raw_text(path, sql);
-    assert_non_null(t);
-    long long v = atoll(t);
-    free(t);
-    return v;
-}
-
 /* Every row of TABLE, its columns COLS (an SQL list), as one text: how a
  * test sees that a migration kept each row as it was. */
 static char *
@@ -78,7 +27,7 @@ s_dump(const char *path, const char *table, const char *cols)
              "SELECT count(*) || ':' || coalesce(group_concat(j, '|'), '')"
              " FROM (SELECT json_array(%s) AS j FROM %s ORDER BY j)",
              cols, table);
-    return s_raw_text(path, sql);
+    return su_raw_text(path, sql);
 }
 
 /* --- a file of schema 3 -------------------------------------------------- */
@@ -154,7 +103,7 @@ s_write_schema3(const char *path, const char *extra)
         " ('web', 'prod', 'TOKEN', 1, NULL, 6, 'erin', 181);"
         "INSERT INTO var_seals (var, agent, box) VALUES (2, 'web-1', "
         "x'c0ffee');";
-    sqlite3 *db = s_raw_open(path);
+    sqlite3 *db = su_raw_open(path);
     char *msg = NULL;
     assert_true(store_migrations_count >= 4);
     for (size_t i = 0; i < 3; i++) {
@@ -182,8 +131,8 @@ test_migrates_schema3_file_keeping_rows(void **state)
     char *old = tu_path(f->dir, "old.db");
     char *before[OLD_TABLES];
     s_write_schema3(old, NULL);
-    assert_int_equal(s_raw_int(old, "SELECT seq FROM sqlite_sequence"
-                                    " WHERE name = 'deployments'"),
+    assert_int_equal(su_raw_int(old, "SELECT seq FROM sqlite_sequence"
+                                     " WHERE name = 'deployments'"),
                      3);
     for (size_t i = 0; i < OLD_TABLES; i++) {
         before[i] = s_dump(old, s_old_tables[i].table, s_old_tables[i].cols);
@@ -204,8 +153,8 @@ test_migrates_schema3_file_keeping_rows(void **state)
         free(after);
         free(before[i]);
     }
-    assert_int_equal(s_raw_int(old, "SELECT count(*) FROM deployments"), 2);
-    assert_int_equal(s_raw_int(old, "SELECT count(*) FROM tasks"), 3);
+    assert_int_equal(su_raw_int(old, "SELECT count(*) FROM deployments"), 2);
+    assert_int_equal(su_raw_int(old, "SELECT count(*) FROM tasks"), 3);
 
     /* They read through the store, the new fields at their defaults. */
     store_deployment_t d;
@@ -245,8 +194,8 @@ test_migrates_schema3_file_keeping_rows(void **state)
     assert_int_equal(store_deployment_create(s, &d, &id, &err), HOIST_OK);
     assert_int_equal(id, 4);
     store_close(&s);
-    assert_int_equal(s_raw_int(old, "SELECT count(*) FROM sqlite_sequence"
-                                    " WHERE name LIKE 'deployments%'"),
+    assert_int_equal(su_raw_int(old, "SELECT count(*) FROM sqlite_sequence"
+                                     " WHERE name LIKE 'deployments%'"),
                      1);
 
     /* Migrated once: the next open applies nothing. */
@@ -271,26 +220,26 @@ test_migrated_schema_keeps_its_shape(void **state)
     }
 
     /* No table of the rebuild is left over; the indexes are back. */
-    assert_int_equal(s_raw_int(old, "SELECT count(*) FROM sqlite_master"
-                                    " WHERE name LIKE '%\\_new' ESCAPE '\\'"),
+    assert_int_equal(su_raw_int(old, "SELECT count(*) FROM sqlite_master"
+                                     " WHERE name LIKE '%\\_new' ESCAPE '\\'"),
                      0);
-    assert_int_equal(s_raw_int(old,
-                               "SELECT count(*) FROM sqlite_master WHERE type ="
-                               " 'index' AND name IN ('deployments_app',"
-                               " 'deployments_running', 'tasks_agent')"),
-                     3);
-    assert_int_equal(s_raw_int(old,
-                               "SELECT count(*) FROM sqlite_master WHERE name ="
-                               " 'deployments_running' AND sql LIKE"
-                               " '%WHERE state = ''running''%'"),
+    assert_int_equal(
+        su_raw_int(old, "SELECT count(*) FROM sqlite_master WHERE type ="
+                        " 'index' AND name IN ('deployments_app',"
+                        " 'deployments_running', 'tasks_agent')"),
+        3);
+    assert_int_equal(
+        su_raw_int(old, "SELECT count(*) FROM sqlite_master WHERE name ="
+                        " 'deployments_running' AND sql LIKE"
+                        " '%WHERE state = ''running''%'"),
+        1);
+    assert_int_equal(su_raw_int(old, "SELECT count(*) FROM sqlite_master"
+                                     " WHERE name = 'deployments' AND sql"
+                                     " LIKE '%AUTOINCREMENT%STRICT'"),
                      1);
-    assert_int_equal(s_raw_int(old, "SELECT count(*) FROM sqlite_master"
-                                    " WHERE name = 'deployments' AND sql"
-                                    " LIKE '%AUTOINCREMENT%STRICT'"),
-                     1);
-    assert_int_equal(s_raw_int(old, "SELECT count(*) FROM sqlite_master"
-                                    " WHERE name = 'tasks' AND sql LIKE"
-                                    " '%STRICT'"),
+    assert_int_equal(su_raw_int(old, "SELECT count(*) FROM sqlite_master"
+                                     " WHERE name = 'tasks' AND sql LIKE"
+                                     " '%STRICT'"),
                      1);
 
     /* Foreign keys are on again, and the tables pointing at deployments
@@ -301,10 +250,10 @@ test_migrated_schema_keeps_its_shape(void **state)
                                    "no answer"),
                      HOIST_OK);
     assert_int_equal(fk, 1);
-    assert_int_equal(s_raw_int(old, "SELECT count(*) FROM"
-                                    " pragma_foreign_key_list('tasks')"
-                                    " WHERE \"table\" IN ('deployments',"
-                                    " 'agents')"),
+    assert_int_equal(su_raw_int(old, "SELECT count(*) FROM"
+                                     " pragma_foreign_key_list('tasks')"
+                                     " WHERE \"table\" IN ('deployments',"
+                                     " 'agents')"),
                      2);
     assert_int_not_equal(sqlite3_exec(s->db,
                                       "DELETE FROM deployments WHERE id = 1",
@@ -385,19 +334,19 @@ test_migration_with_dangling_reference_refused(void **state)
     assert_contains(err.msg, "left at schema 3");
 
     /* Nothing of the migration stayed: the old schema, every row. */
-    assert_int_equal(s_raw_int(old, "SELECT max(version) FROM schema_version"),
+    assert_int_equal(su_raw_int(old, "SELECT max(version) FROM schema_version"),
                      3);
-    assert_int_equal(s_raw_int(old, "SELECT count(*) FROM sqlite_master"
-                                    " WHERE name LIKE '%\\_new' ESCAPE '\\'"),
+    assert_int_equal(su_raw_int(old, "SELECT count(*) FROM sqlite_master"
+                                     " WHERE name LIKE '%\\_new' ESCAPE '\\'"),
                      0);
-    assert_int_equal(s_raw_int(old, "SELECT count(*) FROM"
-                                    " pragma_table_info('tasks')"
-                                    " WHERE name = 'previous'"),
+    assert_int_equal(su_raw_int(old, "SELECT count(*) FROM"
+                                     " pragma_table_info('tasks')"
+                                     " WHERE name = 'previous'"),
                      0);
-    assert_int_equal(s_raw_int(old, "SELECT count(*) FROM tasks"), 4);
+    assert_int_equal(su_raw_int(old, "SELECT count(*) FROM tasks"), 4);
 
     /* Repaired by hand, it migrates. */
-    s_raw_exec(old, "DELETE FROM tasks WHERE deployment_id = 3");
+    su_raw_exec(old, "DELETE FROM tasks WHERE deployment_id = 3");
     store_t *s = store_open(old, &err);
     if (!s) {
         fail_msg("store_open: %s", err.msg);
