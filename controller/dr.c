@@ -460,10 +460,10 @@ static int
 s_due_row(const store_drill_t *d, void *arg)
 {
     due_t *x = arg;
-    if (d->state == STORE_DRILL_RUNNING ||
-        (d->state == STORE_DRILL_SCHEDULED && d->at_ms <= x->now_ms)) {
-        zlistx_add_end(x->ids, (void *)(intptr_t)d->id);
+    if (d->state == STORE_DRILL_SCHEDULED && d->at_ms > x->now_ms) {
+        return 1; /* listed by time: the rest are later */
     }
+    zlistx_add_end(x->ids, (void *)(intptr_t)d->id);
     return 0;
 }
 
@@ -545,7 +545,11 @@ void
 dr_tick(controller_t *ctl, int64_t now_ms, int64_t started_ms)
 {
     due_t x = {.now_ms = now_ms, .ids = zlistx_new()};
-    store_drill_list(controller_store(ctl), -1, s_due_row, &x, NULL);
+    /* Only the two live states: the table keeps every drill ever run. */
+    store_drill_list(controller_store(ctl), STORE_DRILL_RUNNING, s_due_row, &x,
+                     NULL);
+    store_drill_list(controller_store(ctl), STORE_DRILL_SCHEDULED, s_due_row,
+                     &x, NULL);
     for (void *p = zlistx_first(x.ids); p; p = zlistx_next(x.ids)) {
         store_drill_t d;
         if (store_drill_get(controller_store(ctl), (int64_t)(intptr_t)p, &d,

@@ -244,6 +244,17 @@ s_diff(call_t *c)
         return call_refuse(c, HOIST_ERR_USAGE,
                            "usage: hoist diff ENV_A ENV_B [APP]");
     }
+    /* An unknown name would compare nothing and report no drift. */
+    const pipeline_t *p = policy_pipeline(controller_policy(c->ctl));
+    const char *unknown = !pipeline_env(p, a)   ? a
+                          : !pipeline_env(p, b) ? b
+                                                : NULL;
+    if (unknown) {
+        return call_refuse(c, HOIST_ERR_NOTFOUND,
+                           "no environment '%s' in the pipeline (hoist export "
+                           "lists them)",
+                           unknown);
+    }
     if (store_deployment_list(st, app, s_app_row, &apps, &err) != HOIST_OK) {
         return call_fail(c, &err);
     }

@@ -121,6 +121,12 @@ test_dr_follows_production(void **state)
     free(live);
     json_decref(fu_hoist_json(f, (const char *[]){"dr", "sync", "web", NULL}));
     s_wait_live(f, dr, "2.0.0");
+    /* A misspelt environment is an error, not "no drift". */
+    tu_run_t r =
+        fu_hoist(f, (const char *[]){"diff", "production", "prod", NULL});
+    assert_int_equal(r.status, 2);
+    assert_contains(r.out, "no environment 'prod' in the pipeline");
+    tu_run_free(&r);
 }
 
 int
