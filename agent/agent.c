@@ -20,6 +20,7 @@
 #include "drill.h"
 #include "envelope.h"
 #include "facts.h"
+#include "fault.h"
 #include "install.h"
 #include "log.h"
 #include "monotime.h"
@@ -37,6 +38,7 @@
 
 struct agent {
     agent_opts_t o;
+    char hook_user[LOGIN_NAME_MAX + 1]; /* o.hook_user points here or NULL */
     zloop_t *loop;
     uplink_t *up;
     zsock_t *reading; /* the socket registered with the loop */
@@ -473,6 +475,7 @@ static int
 s_on_tick(zloop_t *loop, int timer_id, void *arg)
 {
     agent_t *a = arg;
+    fault_stall("agent-loop");
     /* What waits on the socket is read first: a loop that was busy must
      * not take its own delay for the controller's silence. */
     s_on_uplink(loop, NULL, a);
@@ -502,12 +505,16 @@ agent_new(const agent_opts_t *o, hoist_error_t *err)
     }
     a->o = *o;
     a->tick_id = -1;
+    if (agent_set_hook_user(a, o->hook_user, err) != HOIST_OK) {
+        free(a);
+        return NULL;
+    }
     a->up = uplink_new(o->conf->controller, o->conf->server_key, o->cert, err);
     a->loop = a->up ? zloop_new() : NULL;
     if (a->loop) {
         drill_ctx_t dc = {.root = o->root,
                           .env = o->conf->env,
-                          .hook_user = o->hook_user,
+                          .hook_user = a->o.hook_user,
                           .loop = a->loop,
                           .send = s_send,
                           .arg = a};
@@ -541,6 +548,37 @@ agent_destroy(agent_t **p)
     free(a->result);
     free(a);
     *p = NULL;
+}
+
+zloop_t *
+agent_loop(agent_t *a)
+{
+    return a->loop;
+}
+
+hoist_err_t
+agent_set_hook_user(agent_t *a, const char *user, hoist_error_t *err)
+{
+    if (user && strlen(user) >= sizeof a->hook_user) {
+        return error_set(err, HOIST_ERR_USAGE,
+                         "user name '%.32s...' is "
+                         "too long",
+                         user);
+    }
+    if (user) {
+        memmove(a->hook_user, user, strlen(user) + 1);
+    }
+    a->o.hook_user = user ? a->hook_user : NULL;
+    if (a->drill) {
+        drill_set_hook_user(a->drill, a->o.hook_user);
+    }
+    return HOIST_OK;
+}
+
+void
+agent_set_keep(agent_t *a, size_t keep)
+{
+    a->o.keep = keep;
 }
 
 hoist_err_t

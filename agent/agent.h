@@ -75,6 +75,19 @@ agent_t *agent_new(const agent_opts_t *o, hoist_error_t *err);
  * *P and sets it to NULL. Accepts NULL. */
 void agent_destroy(agent_t **p);
 
+/* The agent's event loop, for what else the daemon watches on it (SIGHUP,
+ * the watchdog: common/daemon.h). Owned by the agent. */
+zloop_t *agent_loop(agent_t *a);
+
+/* What a reload may change while the agent serves, on the loop's thread.
+ * Both apply to the next install or hook run; one already running keeps
+ * what it started with. USER is copied (NULL: hooks run as the agent's
+ * user); HOIST_ERR_USAGE when it is longer than a user name can be.
+ * KEEP 0 means the default. */
+hoist_err_t agent_set_hook_user(agent_t *a, const char *user,
+                                hoist_error_t *err);
+void agent_set_keep(agent_t *a, size_t keep);
+
 /* Serves until SIGINT or SIGTERM (czmq's zsys_interrupted). Returns
  * HOIST_OK then; HOIST_ERR_IO when the loop could not run. */
 hoist_err_t agent_run(agent_t *a, hoist_error_t *err);

@@ -557,6 +557,12 @@ drill_new(const drill_ctx_t *ctx)
 }
 
 void
+drill_set_hook_user(drill_t *d, const char *user)
+{
+    d->ctx.hook_user = user;
+}
+
+void
 drill_destroy(drill_t **p)
 {
     if (!p || !*p) {

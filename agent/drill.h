@@ -92,6 +92,10 @@ drill_t *drill_new(const drill_ctx_t *ctx);
  * NULL. */
 void drill_destroy(drill_t **p);
 
+/* Hooks started from now on run as USER (NULL: the agent's user; the
+ * string must outlive the runner). A running hook keeps its user. */
+void drill_set_hook_user(drill_t *d, const char *user);
+
 /* A HookOrder H arrived in an Envelope of id ID. BUSY is NULL, or why
  * the agent cannot run a hook now (an install runs: "busy with
  * deployment 7"). Answers at once (a kept result, busy, a malformed

@@ -18,9 +18,9 @@
  * takes every flag it has over the file; --root defaults to
  * /var/lib/hoist. With -n it checks the configuration and the root's
  * enrollment, says what it found, and exits 0 (fine) or 2. SIGHUP reloads
- * the file: the log level takes effect at once; root, user and keep are
- * read by the running agent's loop only at start, so a change to them is
- * logged as waiting for a restart.
+ * the file on the agent's loop: the log level, the hook user and keep take
+ * effect for what starts next; a changed root is logged as waiting for a
+ * restart.
  *
  * Exit codes: 0 done, 1 failed (rolled back or abandoned; no answer from
  * the controller), 2 rejected or bad input, 3 refused by the controller.
@@ -72,9 +72,14 @@ typedef struct {
     bool check_only;    /* -n */
     bool has_log_level; /* --log-level given */
     log_level_t log_level;
-    bool has_keep;            /* --keep given */
-    conf_settings_t settings; /* the file as read at start; in use */
-    conf_settings_t reloaded; /* as last read by a reload */
+    bool has_keep;                 /* --keep given */
+    conf_settings_t settings;      /* the file as read at start; in use */
+    conf_settings_t reloaded;      /* as last read by a reload */
+    const char *flag_user;         /* --user, or NULL */
+    size_t flag_keep;              /* --keep, or the default */
+    const conf_t *conf;            /* the root's agent.conf */
+    agent_t *agent;                /* while it serves, for reloads */
+    char user[LOGIN_NAME_MAX + 1]; /* the hook user after a reload */
 } args_t;
 
 typedef struct {
@@ -255,35 +260,72 @@ s_read_settings(const args_t *a, conf_settings_t *out, hoist_error_t *err)
     return conf_settings_load(path, a->config != NULL, out, err);
 }
 
-/* daemon_reload_fn, on the daemon's helper thread: reads the file again
- * and applies what a running agent can take (the log level); the rest is
- * used only when the loop starts, so it is logged as waiting for a
- * restart. A file that does not read keeps everything as it was. */
+/* The hook user a reload puts in force: the flag, else the file, else
+ * agent.conf's (enrollment's) user; NULL when none names one. */
+static const char *
+s_reload_user(const args_t *a, const conf_settings_t *file)
+{
+    return a->flag_user       ? a->flag_user
+           : file->user[0]    ? file->user
+           : a->conf->user[0] ? a->conf->user
+                              : NULL;
+}
+
+/* daemon_reload_fn, on the agent's loop: reads the file again and puts
+ * the log level, the hook user and keep in force for what starts next
+ * (an install or hook already running keeps what it started with). A
+ * changed root waits for a restart. A file that does not read, or names
+ * a user this machine does not have, keeps everything as it was. */
 static void
 s_reload(void *arg)
 {
     args_t *a = arg;
     hoist_error_t err = {0};
-    const conf_settings_t *was = &a->reloaded;
     conf_settings_t fresh;
     if (s_read_settings(a, &fresh, &err) != HOIST_OK) {
         log_error("reload failed, keeping the running configuration: %s",
                   err.msg);
         return;
     }
-    const conf_settings_t *now = &fresh;
-    log_level_t level = a->has_log_level     ? a->log_level
-                        : now->has_log_level ? now->log_level
-                                             : LOG_LEVEL_INFO;
+    const char *user = s_reload_user(a, &fresh);
+    if ((user && !getpwnam(user)) || (!user && geteuid() == 0)) {
+        log_error("reload failed, keeping the running configuration: %s",
+                  user ? "no such user for user:"
+                       : "running as root "
+                         "needs a user: for hooks");
+        return;
+    }
+    const char *was_user = a->o.hook_user ? a->o.hook_user : "";
+    if (strcmp(was_user, user ? user : "") != 0) {
+        if (agent_set_hook_user(a->agent, user, &err) != HOIST_OK) {
+            log_error("reload failed, keeping the running configuration: %s",
+                      err.msg);
+            return;
+        }
+        log_warn("user: '%s' -> '%s' (for the next install or hook)", was_user,
+                 user ? user : "");
+        snprintf(a->user, sizeof a->user, "%s", user ? user : "");
+        a->o.hook_user = user ? a->user : NULL;
+    }
+    size_t keep = a->has_keep  ? a->flag_keep
+                  : fresh.keep ? fresh.keep
+                               : a->flag_keep;
+    if (keep != a->o.keep) {
+        log_warn("keep: %zu -> %zu (from the next install)", a->o.keep, keep);
+        agent_set_keep(a->agent, keep);
+        a->o.keep = keep;
+    }
+    log_level_t level = a->has_log_level      ? a->log_level
+                        : fresh.has_log_level ? fresh.log_level
+                                              : LOG_LEVEL_INFO;
     if (level != log_level()) {
         log_warn("log_level: %s -> %s", log_level_name(log_level()),
                  log_level_name(level));
         log_set_level(level);
     }
-    if (strcmp(was->root, now->root) != 0 ||
-        strcmp(was->user, now->user) != 0 || was->keep != now->keep) {
-        log_warn("root, user or keep changed in the configuration: they "
-                 "take effect when hoist-agent restarts");
+    if (strcmp(a->reloaded.root, fresh.root) != 0) {
+        log_warn("root changed in the configuration: it takes effect when "
+                 "hoist-agent restarts");
     }
     a->reloaded = fresh;
     log_info("configuration reloaded");
@@ -312,8 +354,10 @@ s_serve(args_t *a, const conf_t *conf, zcert_t *cert, size_t n_trusted,
                        .hook_user = a->o.hook_user,
                        .keep = a->o.keep};
     agent_t *agent = agent_new(&ao, &err);
+    a->agent = agent;
     hoist_err_t rc = HOIST_ERR_IO;
-    if (agent && daemon_start(d, s_reload, a, &err) == HOIST_OK) {
+    if (agent &&
+        daemon_attach(d, agent_loop(agent), s_reload, a, &err) == HOIST_OK) {
         /* The loop starts at once inside agent_run and connects on its
          * own schedule: being ready means serving, not being online. */
         daemon_notify(d, "READY=1");
@@ -323,6 +367,7 @@ s_serve(args_t *a, const conf_t *conf, zcert_t *cert, size_t n_trusted,
         rc = err.code;
     }
     agent_destroy(&agent);
+    a->agent = NULL;
     return rc == HOIST_OK ? 0 : s_fail(&err);
 }
 
@@ -346,6 +391,9 @@ s_prepare(args_t *a, conf_t *conf, size_t *n_trusted, zcert_t **cert)
         return 2;
     }
     a->reloaded = a->settings;
+    a->flag_user = flags.o.hook_user;
+    a->flag_keep = flags.o.keep;
+    a->conf = conf;
     s_merge(a, &flags, &a->settings);
     log_set_level(a->log_level);
     if (conf_load(a->o.root, conf, &err) != HOIST_OK) {

@@ -83,6 +83,15 @@ releases_stage(releases_t *r, char *buf, size_t len, hoist_error_t *err)
         return error_errno(err, error_from_errno(errno), errno,
                            "create staging directory in %s", r->app_dir);
     }
+    /* mkdtemp makes it 0700, and the archive's "./" does not change the
+     * root: without this a hook user other than root could not even
+     * enter its release. */
+    if (chmod(buf, 0755) != 0) {
+        hoist_err_t rc = error_errno(err, HOIST_ERR_IO, errno,
+                                     "make %s readable", buf);
+        rmdir(buf);
+        return rc;
+    }
     return HOIST_OK;
 }
 

@@ -39,7 +39,8 @@ const char *releases_journal_path(const releases_t *r);
 const char *releases_path(const releases_t *r, const char *version, char *buf,
                           size_t len);
 
-/* Makes a fresh staging directory; its path goes to BUF. */
+/* Makes a fresh staging directory (0755, like every release: the hook
+ * user reads it); its path goes to BUF. */
 hoist_err_t releases_stage(releases_t *r, char *buf, size_t len,
                            hoist_error_t *err);
 

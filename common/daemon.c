@@ -5,15 +5,11 @@
  */
 #include "daemon.h"
 
-#include <assert.h>
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,9 +23,6 @@ struct daemon_ctx {
     uint64_t watchdog_ms; /* 0: off */
     daemon_reload_fn *reload;
     void *arg;
-    int stop_fd; /* eventfd that ends the helper thread */
-    pthread_t thread;
-    bool threaded;
 };
 
 daemon_t *
@@ -40,7 +33,6 @@ daemon_new(hoist_error_t *err)
         error_set(err, HOIST_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    d->stop_fd = -1;
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGHUP);
@@ -65,17 +57,6 @@ daemon_destroy(daemon_t **p)
         return;
     }
     daemon_t *d = *p;
-    if (d->threaded) {
-        uint64_t one = 1;
-        if (write(d->stop_fd, &one, sizeof one) != sizeof one) {
-            log_warn("cannot stop the daemon's helper thread: %s",
-                     strerror(errno));
-        }
-        pthread_join(d->thread, NULL);
-    }
-    if (d->stop_fd >= 0) {
-        close(d->stop_fd);
-    }
     close(d->hup_fd);
     free(d);
     *p = NULL;
@@ -166,53 +147,5 @@ daemon_attach(daemon_t *d, zloop_t *loop, daemon_reload_fn *reload, void *arg,
         zloop_timer(loop, (size_t)d->watchdog_ms, 0, s_on_watchdog, d) < 0) {
         return error_set(err, HOIST_ERR_IO, "cannot start the watchdog timer");
     }
-    return HOIST_OK;
-}
-
-static void *
-s_thread(void *arg)
-{
-    daemon_t *d = arg;
-    struct pollfd fds[2] = {{.fd = d->hup_fd, .events = POLLIN},
-                            {.fd = d->stop_fd, .events = POLLIN}};
-    int timeout = d->watchdog_ms ? (int)d->watchdog_ms : -1;
-    for (;;) {
-        int n = poll(fds, 2, timeout);
-        if (n < 0 && errno != EINTR) {
-            log_error("the daemon's helper thread cannot poll: %s",
-                      strerror(errno));
-            return NULL;
-        }
-        if (n > 0 && fds[1].revents) {
-            return NULL;
-        }
-        if (n > 0 && fds[0].revents) {
-            s_reload(d);
-        }
-        /* Pinged on every wake-up: a reload or a timeout both mean this
-         * process still runs; pings closer than the interval are fine. */
-        if (d->watchdog_ms) {
-            daemon_notify(d, "WATCHDOG=1");
-        }
-    }
-}
-
-hoist_err_t
-daemon_start(daemon_t *d, daemon_reload_fn *reload, void *arg,
-             hoist_error_t *err)
-{
-    assert(!d->threaded);
-    d->reload = reload;
-    d->arg = arg;
-    d->stop_fd = eventfd(0, EFD_CLOEXEC);
-    if (d->stop_fd < 0) {
-        return error_errno(err, HOIST_ERR_IO, errno, "make an eventfd");
-    }
-    int rc = pthread_create(&d->thread, NULL, s_thread, d);
-    if (rc != 0) {
-        return error_errno(err, HOIST_ERR_IO, rc,
-                           "start the daemon's helper thread");
-    }
-    d->threaded = true;
     return HOIST_OK;
 }

@@ -25,8 +25,7 @@
 
 typedef struct daemon_ctx daemon_t;
 
-/* Called on the loop's thread (daemon_attach) or on the helper thread
- * (daemon_start) when SIGHUP arrives. */
+/* Called on the loop's thread (daemon_attach) when SIGHUP arrives. */
 typedef void(daemon_reload_fn)(void *arg);
 
 /* Blocks SIGHUP, opens a signalfd for it and reads WATCHDOG_USEC. NULL
@@ -34,7 +33,7 @@ typedef void(daemon_reload_fn)(void *arg);
  * belongs to the caller. */
 daemon_t *daemon_new(hoist_error_t *err);
 
-/* Stops the helper thread if daemon_start made one, closes the signalfd,
+/* Closes the signalfd,
  * frees *P and sets it to NULL. Accepts NULL. SIGHUP stays blocked. */
 void daemon_destroy(daemon_t **p);
 
@@ -57,11 +56,5 @@ uint64_t daemon_watchdog_ms(const daemon_t *d);
  * when LOOP refuses the reader or the timer. */
 hoist_err_t daemon_attach(daemon_t *d, zloop_t *loop, daemon_reload_fn *reload,
                           void *arg, hoist_error_t *err);
-
-/* For a loop the caller cannot reach: a helper thread does what
- * daemon_attach does (RELOAD runs on that thread, so it may only touch
- * thread-safe settings). HOIST_ERR_IO when the thread cannot start. */
-hoist_err_t daemon_start(daemon_t *d, daemon_reload_fn *reload, void *arg,
-                         hoist_error_t *err);
 
 #endif

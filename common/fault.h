@@ -12,4 +12,10 @@
 
 void fault_point(const char *name);
 
+/* The same switch for a hang instead of a crash: when HOIST_STALL equals
+ * NAME the calling thread sleeps HOIST_STALL_MS milliseconds (default
+ * 1000), as a loop blocked on a stuck disk would. The watchdog test uses
+ * it to show that a loop that stops turning stops the pings. */
+void fault_stall(const char *name);
+
 #endif

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -266,28 +267,126 @@ test_agent_reload_and_notify(void **state)
 
     int fd = s_notify_socket(f->dir, sock, sizeof sock);
     setenv("NOTIFY_SOCKET", sock, 1);
-    setenv("WATCHDOG_USEC", "200000", 1);
     const char *argv[] = {HOIST_AGENT_BIN, "run", "--config", yml, NULL};
     f->agent[i] = fu_spawn(argv, log);
     unsetenv("NOTIFY_SOCKET");
-    unsetenv("WATCHDOG_USEC");
+    /* Without a watchdog (test_agent_watchdog_follows_loop has one):
+     * nothing reads this socket during the deploys below, and a full
+     * datagram queue would block the agent's sd_notify. */
     s_expect_notify(fd, "READY=1");
-    s_expect_notify(fd, "WATCHDOG=1");
     fu_wait_online(f, "hup-1");
 
     snprintf(text, sizeof text, "root: %s\nlog_level: debug\n", f->root[i]);
     tu_write(yml, text, (size_t)-1, 0644);
     kill(f->agent[i], SIGHUP);
+    s_expect_notify(fd, "RELOADING=1");
     s_wait_log(log, "log_level: info -> debug", 1);
     tu_write(yml, "log_level: [debug]\n", (size_t)-1, 0644);
     kill(f->agent[i], SIGHUP);
+    s_expect_notify(fd, "RELOADING=1");
     s_wait_log(log, "reload failed, keeping the running configuration", 1);
+    snprintf(text, sizeof text, "root: %s\nuser: no-such-user-here\n",
+             f->root[i]);
+    tu_write(yml, text, (size_t)-1, 0644);
+    kill(f->agent[i], SIGHUP);
+    s_expect_notify(fd, "RELOADING=1");
+    s_wait_log(log, "no such user for user:", 1);
+
+    /* keep and the hook user reach the next install. Every directory on
+     * the way must let the new user in. */
+    const bool as_root = geteuid() == 0;
+    snprintf(text, sizeof text, "root: %s\nkeep: 2\nuser: %s\n", f->root[i],
+             as_root ? "nobody" : fu_me());
+    tu_write(yml, text, (size_t)-1, 0644);
+    kill(f->agent[i], SIGHUP);
+    s_expect_notify(fd, "RELOADING=1");
+    s_wait_log(log, "keep: 5 -> 2", 1);
+    if (as_root) {
+        s_wait_log(log, "user: 'root' -> 'nobody'", 1);
+        assert_int_equal(chmod(f->dir, 0711), 0);
+        assert_int_equal(chmod(f->root[i], 0711), 0);
+    }
+    /* The hook writes where its user may: a directory of the test's. */
+    char out[PATH_MAX + 16], spec[PATH_MAX + 64], path[PATH_MAX + 64];
+    snprintf(out, sizeof out, "%s/out", f->dir);
+    assert_int_equal(mkdir(out, 0777), 0);
+    assert_int_equal(chmod(out, 0777), 0);
+    snprintf(spec, sizeof spec,
+             "hooks:\n  activate: id -un > %s/whoami-$HOIST_VERSION\n", out);
+    for (int v = 1; v <= 3; v++) {
+        char version[16];
+        snprintf(version, sizeof version, "1.0.%d", v);
+        /* A release's top directory has the mode its archive gives it. */
+        snprintf(path, sizeof path, "%s/src-%s", f->dir, version);
+        assert_int_equal(mkdir(path, 0755), 0);
+        fu_release(f, version, v, spec);
+        json_decref(fu_deploy_wait(f, version, "dev", 0));
+    }
+    /* keep 2: 1.0.1 was pruned when 1.0.3 went live. */
+    struct stat st;
+    snprintf(path, sizeof path, "%s/apps/web/releases/1.0.1", f->root[i]);
+    assert_int_equal(stat(path, &st), -1);
+    snprintf(path, sizeof path, "%s/apps/web/releases/1.0.2", f->root[i]);
+    assert_int_equal(stat(path, &st), 0);
+    snprintf(path, sizeof path, "%s/whoami-1.0.3", out);
+    char *who = tu_read(path, NULL);
+    assert_non_null(who);
+    char want[64];
+    snprintf(want, sizeof want, "%s\n", as_root ? "nobody" : fu_me());
+    assert_string_equal(who, want);
+    free(who);
 
     kill(f->agent[i], SIGTERM);
     s_expect_notify(fd, "STOPPING=1");
     fu_stop(&f->agent[i], SIGTERM);
     close(fd);
     free(yml);
+}
+
+/* The watchdog pings come from the agent's loop: a loop that hangs
+ * (HOIST_STALL holds every tick for 1.5 s) leaves gaps the length of the
+ * hang, where pings from anywhere else would keep coming every 100 ms. */
+static void
+test_agent_watchdog_follows_loop(void **state)
+{
+    fleet_t *f = *state;
+    char *token = fu_token(f, "dev");
+    int i = fu_enroll(f, "wd-1", "dev", token, NULL);
+    free(token);
+    char log[PATH_MAX + 16], sock[PATH_MAX];
+    snprintf(log, sizeof log, "%s.log", f->root[i]);
+    int fd = s_notify_socket(f->dir, sock, sizeof sock);
+    setenv("NOTIFY_SOCKET", sock, 1);
+    setenv("WATCHDOG_USEC", "200000", 1);
+    setenv("HOIST_STALL", "agent-loop", 1);
+    setenv("HOIST_STALL_MS", "1500", 1);
+    const char *argv[] = {HOIST_AGENT_BIN, "run",   "--root", f->root[i],
+                          "--user",        fu_me(), NULL};
+    f->agent[i] = fu_spawn(argv, log);
+    unsetenv("NOTIFY_SOCKET");
+    unsetenv("WATCHDOG_USEC");
+    unsetenv("HOIST_STALL");
+    unsetenv("HOIST_STALL_MS");
+    s_expect_notify(fd, "READY=1");
+    s_expect_notify(fd, "WATCHDOG=1");
+    uint64_t last = monotime_ms(), widest = 0;
+    for (int pings = 0; pings < 4;) {
+        char buf[256];
+        ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+        uint64_t now = monotime_ms();
+        if (n > 0) {
+            buf[n] = '\0';
+            if (strstr(buf, "WATCHDOG=1")) {
+                widest = now - last > widest ? now - last : widest;
+                last = now;
+                pings++;
+            }
+        }
+        assert_true(now - last < WAIT_MS);
+    }
+    assert_true(widest >= 1000);
+    fu_stop(&f->agent[i], SIGTERM);
+    close(fd);
 }
 
 int
@@ -299,6 +398,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_controller_check, fu_setup,
                                         fu_teardown),
         cmocka_unit_test_setup_teardown(test_controller_reload_and_notify,
+                                        fu_setup, fu_teardown),
+        cmocka_unit_test_setup_teardown(test_agent_watchdog_follows_loop,
                                         fu_setup, fu_teardown),
         cmocka_unit_test_setup_teardown(test_agent_reload_and_notify, fu_setup,
                                         fu_teardown),
