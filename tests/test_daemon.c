@@ -4,7 +4,9 @@
  * over the file, SIGHUP changing the controller's heartbeat (seen by an
  * agent's welcome) and a bad reload keeping the old one, and
  * READY=1/WATCHDOG=1/STOPPING=1 arriving on a NOTIFY_SOCKET this test
- * binds itself.
+ * binds itself; the agent's watchdog stopping while its loop hangs, its
+ * reload of the hook user and keep reaching the next install, and an app
+ * a hook left running surviving the agent's stop.
  */
 #include "testutil.h"
 
@@ -389,6 +391,49 @@ test_agent_watchdog_follows_loop(void **state)
     close(fd);
 }
 
+/* True when PID exists and is not a zombie (a killed orphan may wait to
+ * be reaped: kill(pid, 0) alone would still succeed). */
+static bool
+s_running(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    char *text = tu_read(path, NULL);
+    const char *end = text ? strrchr(text, ')') : NULL;
+    bool running = end && end[1] == ' ' && end[2] != 'Z' && end[2] != 'X';
+    free(text);
+    return running;
+}
+
+/* What a hook starts and leaves running is the app's, not the agent's:
+ * stopping the agent (a restart, a package upgrade: the unit's
+ * KillMode=process leaves the rest to the agent) does not stop it. */
+static void
+test_agent_stop_keeps_app(void **state)
+{
+    fleet_t *f = *state;
+    int i = fu_agent(f, "app-1", "dev");
+    char spec[PATH_MAX + 128], pidfile[PATH_MAX + 16];
+    snprintf(pidfile, sizeof pidfile, "%s/app.pid", f->dir);
+    snprintf(spec, sizeof spec,
+             "hooks:\n  activate: nohup sleep 300 >/dev/null 2>&1 & echo $! "
+             "> %s\n",
+             pidfile);
+    fu_release(f, "1.0.0", 1, spec);
+    json_decref(fu_deploy_wait(f, "1.0.0", "dev", 0));
+    char *text = tu_read(pidfile, NULL);
+    assert_non_null(text);
+    pid_t app = (pid_t)strtol(text, NULL, 10);
+    free(text);
+    assert_true(app > 0);
+    assert_int_equal(kill(app, 0), 0);
+    fu_stop(&f->agent[i], SIGTERM);
+    usleep(200 * 1000);
+    bool alive = s_running(app);
+    kill(app, SIGKILL);
+    assert_true(alive);
+}
+
 int
 main(void)
 {
@@ -399,6 +444,8 @@ main(void)
                                         fu_teardown),
         cmocka_unit_test_setup_teardown(test_controller_reload_and_notify,
                                         fu_setup, fu_teardown),
+        cmocka_unit_test_setup_teardown(test_agent_stop_keeps_app, fu_setup,
+                                        fu_teardown),
         cmocka_unit_test_setup_teardown(test_agent_watchdog_follows_loop,
                                         fu_setup, fu_teardown),
         cmocka_unit_test_setup_teardown(test_agent_reload_and_notify, fu_setup,
