@@ -38,6 +38,8 @@
 
 struct agent {
     agent_opts_t o;
+    conf_t conf;   /* o.conf points here: the pinned keys change */
+    bool via_next; /* this connection pinned the controller's next key */
     char hook_user[LOGIN_NAME_MAX + 1]; /* o.hook_user points here or NULL */
     zloop_t *loop;
     uplink_t *up;
@@ -150,6 +152,7 @@ s_hello(agent_t *a)
         facts_to_pb(f, pb);
         Hoist__Hello h = HOIST__HELLO__INIT;
         h.facts = &pb->msg;
+        h.next_server_key = a->conf.next_server_key;
         envelope_t e = HOIST__ENVELOPE__INIT;
         e.id = ID_HELLO;
         e.body_case = HOIST__ENVELOPE__BODY_HELLO;
@@ -196,6 +199,60 @@ s_reject(agent_t *a, uint64_t id, uint64_t deployment, const char *message)
     }
 }
 
+/* ---- the controller's key (uplink.h) ------------------------------------- */
+
+/* Writes the pinned keys KEY and NEXT to agent.conf, then to memory:
+ * what is in force is what a restart would read. */
+static bool
+s_pin_save(agent_t *a, const char *key, const char *next)
+{
+    conf_t c = a->conf;
+    snprintf(c.server_key, sizeof c.server_key, "%s", key);
+    snprintf(c.next_server_key, sizeof c.next_server_key, "%s", next);
+    hoist_error_t err = {0};
+    if (conf_save(a->o.root, &c, &err) != HOIST_OK) {
+        log_warn("cannot record the controller's key: %s", err.msg);
+        return false;
+    }
+    a->conf = c;
+    return true;
+}
+
+/* Acts on what welcome W says about the controller's key. */
+static void
+s_pin(agent_t *a, const Hoist__Welcome *w)
+{
+    const char *announced = w->next_server_key ? w->next_server_key : "";
+    switch (
+        uplink_pin_decide(a->via_next, a->conf.next_server_key, announced)) {
+    case UPLINK_PIN_KEEP:
+        return;
+    case UPLINK_PIN_PROMOTE:
+        if (s_pin_save(a, a->conf.next_server_key, "")) {
+            log_warn("the controller now serves with its new key %.8s...: "
+                     "pinned it in place of the old one",
+                     a->conf.server_key);
+            a->via_next = false;
+        }
+        return;
+    case UPLINK_PIN_LEARN:
+        if (s_pin_save(a, a->conf.server_key, announced)) {
+            log_info("the controller announced its next key %.8s...: "
+                     "pinned, for when it rotates",
+                     announced);
+            s_hello(a); /* tells the controller this agent is ready */
+        }
+        return;
+    case UPLINK_PIN_FORGET:
+        if (s_pin_save(a, a->conf.server_key, "")) {
+            log_info("the controller no longer announces a next key: "
+                     "dropped the one pinned");
+            s_hello(a);
+        }
+        return;
+    }
+}
+
 /* ---- receiving ----------------------------------------------------------- */
 
 static hoist_err_t
@@ -217,6 +274,7 @@ s_on_welcome(void *ctx, void *peer, const envelope_t *e, hoist_error_t *err)
     if (a->link.heartbeat_ms != old_ms) {
         s_arm_tick(a);
     }
+    s_pin(a, e->welcome);
     if (a->order) {
         order_on_online(a->order, now);
     }
@@ -425,8 +483,13 @@ s_connect(agent_t *a, uint64_t now)
 {
     hoist_error_t err = {0};
     s_reader_end(a);
+    a->via_next = uplink_use_next_key(a->link.attempt,
+                                      a->conf.next_server_key[0] != '\0');
+    const char *key =
+        a->via_next ? a->conf.next_server_key : a->conf.server_key;
     uplink_link_connected(&a->link, now);
-    if (uplink_connect(a->up, &err) != HOIST_OK) {
+    if (uplink_set_server_key(a->up, key, &err) != HOIST_OK ||
+        uplink_connect(a->up, &err) != HOIST_OK) {
         log_warn("%s", err.msg);
         s_lost(a, now);
         return;
@@ -504,6 +567,8 @@ agent_new(const agent_opts_t *o, hoist_error_t *err)
         return NULL;
     }
     a->o = *o;
+    a->conf = *o->conf;
+    a->o.conf = &a->conf;
     a->tick_id = -1;
     if (agent_set_hook_user(a, o->hook_user, err) != HOIST_OK) {
         free(a);

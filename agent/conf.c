@@ -19,9 +19,18 @@
 #include "curve.h"
 #include "yamlfile.h"
 
-static const char *const s_keys[] = {"controller", "server_key", "env", "name",
-                                     "user",       "tags",       NULL};
-enum { K_CONTROLLER, K_SERVER_KEY, K_ENV, K_NAME, K_USER, K_TAGS };
+static const char *const s_keys[] = {
+    "controller", "server_key",      "env", "name", "user",
+    "tags",       "next_server_key", NULL};
+enum {
+    K_CONTROLLER,
+    K_SERVER_KEY,
+    K_ENV,
+    K_NAME,
+    K_USER,
+    K_TAGS,
+    K_NEXT_SERVER_KEY
+};
 
 static const char s_tag_key_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789_.-";
 static const char s_tag_value_chars[] =
@@ -118,6 +127,11 @@ conf_check(const conf_t *c, hoist_error_t *err)
                          "server_key is not a CURVE public key (40 "
                          "characters of Z85)");
     }
+    if (c->next_server_key[0] && !conf_key_valid(c->next_server_key)) {
+        return error_set(err, HOIST_ERR_USAGE,
+                         "next_server_key is not a CURVE public key (40 "
+                         "characters of Z85)");
+    }
     if (!manifest_name_valid(c->env) || !manifest_name_valid(c->name)) {
         return error_set(err, HOIST_ERR_USAGE,
                          "env '%s' and name '%s' must use a-z 0-9 - _ "
@@ -180,6 +194,10 @@ conf_format(const conf_t *c)
                               "enroll`\ncontroller: \"%s\"\nserver_key: "
                               "\"%s\"\nenv: \"%s\"\nname: \"%s\"\n",
                               c->controller, c->server_key, c->env, c->name);
+    if (ok && c->next_server_key[0]) {
+        ok = s_append(&buf, &len, &cap, "next_server_key: \"%s\"\n",
+                      c->next_server_key);
+    }
     if (ok && c->user[0]) {
         ok = s_append(&buf, &len, &cap, "user: \"%s\"\n", c->user);
     }
@@ -275,6 +293,9 @@ s_root_pair(yamlfile_t *yf, const yamlfile_pair_t *p, conf_t *c,
         return s_string(yf, p, c->user, sizeof c->user, err);
     case K_TAGS:
         return s_tags(yf, p, c, err);
+    case K_NEXT_SERVER_KEY:
+        return s_string(yf, p, c->next_server_key, sizeof c->next_server_key,
+                        err);
     default:
         return HOIST_ERR_USAGE;
     }

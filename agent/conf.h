@@ -4,6 +4,7 @@
  *
  *   controller: "tcp://controller.example:7600"
  *   server_key: "<the controller's CURVE public key, 40 characters Z85>"
+ *   next_server_key: "<...>"      # optional: the key it rotates to
  *   env: "production"
  *   name: "web-01"
  *   user: "www-data"              # optional: hooks run as this user
@@ -41,8 +42,9 @@ typedef struct {
 } conf_tag_t;
 
 typedef struct {
-    char controller[CONF_ENDPOINT_MAX + 1]; /* the controller's endpoint */
-    char server_key[CONF_KEY_Z85_LEN + 1];  /* its pinned CURVE key */
+    char controller[CONF_ENDPOINT_MAX + 1];     /* the controller's endpoint */
+    char server_key[CONF_KEY_Z85_LEN + 1];      /* its pinned CURVE key */
+    char next_server_key[CONF_KEY_Z85_LEN + 1]; /* announced next; "" */
     char env[MANIFEST_NAME_MAX + 1];
     char name[MANIFEST_NAME_MAX + 1];
     char user[CONF_USER_MAX + 1]; /* hook user; "" when not set */

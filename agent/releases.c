@@ -87,8 +87,8 @@ releases_stage(releases_t *r, char *buf, size_t len, hoist_error_t *err)
      * root: without this a hook user other than root could not even
      * enter its release. */
     if (chmod(buf, 0755) != 0) {
-        hoist_err_t rc = error_errno(err, HOIST_ERR_IO, errno,
-                                     "make %s readable", buf);
+        hoist_err_t rc =
+            error_errno(err, HOIST_ERR_IO, errno, "make %s readable", buf);
         rmdir(buf);
         return rc;
     }

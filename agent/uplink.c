@@ -125,6 +125,30 @@ uplink_link_lost(uplink_link_t *l, uint64_t now, uint32_t rnd)
     return was;
 }
 
+/* ---- the controller's key ------------------------------------------------ */
+
+bool
+uplink_use_next_key(unsigned attempt, bool has_next)
+{
+    return has_next && attempt % 2 == 1;
+}
+
+uplink_pin_t
+uplink_pin_decide(bool via_next, const char *pinned_next, const char *announced)
+{
+    if (via_next && pinned_next[0]) {
+        return UPLINK_PIN_PROMOTE;
+    }
+    if (announced[0] && conf_key_valid(announced) &&
+        strcmp(announced, pinned_next) != 0) {
+        return UPLINK_PIN_LEARN;
+    }
+    if (!announced[0] && pinned_next[0]) {
+        return UPLINK_PIN_FORGET;
+    }
+    return UPLINK_PIN_KEEP;
+}
+
 /* ---- the socket ---------------------------------------------------------- */
 
 uplink_t *
@@ -153,6 +177,18 @@ uplink_new(const char *endpoint, const char *server_key, zcert_t *cert,
     memcpy(u->server_key, server_key, sizeof u->server_key);
     u->cert = cert;
     return u;
+}
+
+hoist_err_t
+uplink_set_server_key(uplink_t *u, const char *server_key, hoist_error_t *err)
+{
+    if (!conf_key_valid(server_key)) {
+        return error_set(err, HOIST_ERR_KEY,
+                         "the controller key is not a CURVE public key (40 "
+                         "characters of Z85)");
+    }
+    memcpy(u->server_key, server_key, sizeof u->server_key);
+    return HOIST_OK;
 }
 
 void

@@ -105,6 +105,35 @@ bool uplink_link_welcomed(uplink_link_t *l, uint64_t now,
  * CONNECTING: it never answered). */
 uplink_state_t uplink_link_lost(uplink_link_t *l, uint64_t now, uint32_t rnd);
 
+/* ---- the controller's key ----------------------------------------------
+ *
+ * An agent pins the controller's key at enrollment. To rotate it, the
+ * controller announces its next key in every welcome; the agent pins it
+ * too (agent.conf next_server_key) and says so in its hellos. After the
+ * controller switches, the agent's connections with the old key get no
+ * answer: from the first connection lost without a welcome it tries the
+ * next key every other time, and a welcome on a connection made with it
+ * makes it the key. A key learnt this way came over a connection
+ * authenticated by the pinned key, so it is trusted as much. */
+
+/* True when connection attempt ATTEMPT (uplink_link_t.attempt: lost since
+ * the last welcome) should use the pinned next key, when there is one. */
+bool uplink_use_next_key(unsigned attempt, bool has_next);
+
+typedef enum {
+    UPLINK_PIN_KEEP,    /* nothing changes */
+    UPLINK_PIN_LEARN,   /* pin the announced key as the next one */
+    UPLINK_PIN_PROMOTE, /* the next key answered: it becomes the key */
+    UPLINK_PIN_FORGET,  /* no rotation any more: drop the pinned next key */
+} uplink_pin_t;
+
+/* What a welcome means for the pinned keys: VIA_NEXT says whether the
+ * connection was made with the pinned next key PINNED_NEXT ("" none),
+ * ANNOUNCED is the welcome's next_server_key ("" none; a malformed one
+ * changes nothing). */
+uplink_pin_t uplink_pin_decide(bool via_next, const char *pinned_next,
+                               const char *announced);
+
 /* ---- the socket ---------------------------------------------------------- */
 
 typedef struct uplink uplink_t;
@@ -119,6 +148,11 @@ uplink_t *uplink_new(const char *endpoint, const char *server_key,
 
 /* Closes the socket and frees *P; sets *P to NULL; accepts NULL. */
 void uplink_destroy(uplink_t **p);
+
+/* The server key the next uplink_connect pins (40 Z85 characters).
+ * HOIST_ERR_KEY, changing nothing, for a malformed one. */
+hoist_err_t uplink_set_server_key(uplink_t *u, const char *server_key,
+                                  hoist_error_t *err);
 
 /* Destroys the current socket, if any, with what it had queued, and
  * makes and connects a fresh one. HOIST_ERR_IO when libzmq refuses. */

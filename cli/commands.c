@@ -156,6 +156,13 @@ static const commands_entry_t s_table[] = {
     {"agents revoke", s_remote, "agents revoke NAME",
      "cut an agent off (its key is refused at once)", "agents.revoke", 1, 1,
      NULL},
+    {"controller key", s_remote, "controller key",
+     "the controller's key, its next key, and which agents have pinned it",
+     "controller.key", 0, 0, NULL},
+    {"controller key next", s_remote, "controller key next",
+     "prepare the controller's next key and announce it to the agents "
+     "(admin; then hoist-controller rotate-key)",
+     "controller.key_next", 0, 0, NULL},
     {"users add", s_users_add,
      "users add NAME --role ROLE --key FILE [--env ENV]",
      "let a person in: ROLE is admin, release-manager, qa, operator or "

@@ -31,6 +31,7 @@
 #include "rbac.h"
 #include "store.h"
 #include "uploader.h"
+#include "serverkey.h"
 #include "users.h"
 #include "vars.h"
 #include "zap.h"
@@ -885,9 +886,9 @@ static const call_command_t s_commands[] = {
 
 /* Every module's table, api.c's own first; each ends with a NULL name. */
 static const call_command_t *const s_tables[] = {
-    rollout_commands,   mirror_commands, dr_commands,
-    s_commands,         ledger_commands, policy_commands,
-    promotion_commands, users_commands,  vars_commands};
+    rollout_commands, mirror_commands,   dr_commands,        s_commands,
+    ledger_commands,  policy_commands,   promotion_commands, users_commands,
+    vars_commands,    serverkey_commands};
 
 static const call_command_t *
 s_find(const char *name)

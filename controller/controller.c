@@ -27,6 +27,8 @@
 #include "tree.h"
 #include "uploader.h"
 #include "yamlfile.h"
+#include "lockfile.h"
+#include "serverkey.h"
 #include "zap.h"
 
 struct controller {
@@ -41,6 +43,9 @@ struct controller {
     int64_t started_ms;     /* wall clock at controller_run */
     zap_t *zap;
     zcert_t *cert;
+    zcert_t *next_cert; /* the next key (serverkey.h), or NULL */
+    uint8_t digest_key[SERVERKEY_DIGEST_BYTES];
+    int lock; /* DATA/.run.lock while it serves, or -1 */
     zsock_t *agents;
     zsock_t *api_sock;
     hub_t *hub;
@@ -76,13 +81,11 @@ controller_digest(controller_t *self, const void *data, size_t len,
                   uint8_t out[32])
 {
     /* BLAKE2b-256 keyed with a key derived from the controller's CURVE
-     * secret: stable for this controller, useless to anyone without it
-     * (a short secret cannot be found by hashing guesses). */
-    uint8_t key[crypto_generichash_KEYBYTES];
-    crypto_generichash(key, sizeof key, zcert_secret_key(self->cert), 32,
-                       (const uint8_t *)"hoist-vars-digest-v1", 20);
-    crypto_generichash(out, 32, data, len, key, sizeof key);
-    sodium_memzero(key, sizeof key);
+     * secret (kept across key rotations: serverkey.h): stable for this
+     * controller, useless to anyone without it (a short secret cannot be
+     * found by hashing guesses). */
+    crypto_generichash(out, 32, data, len, self->digest_key,
+                       sizeof self->digest_key);
 }
 
 uploader_t *
@@ -119,6 +122,22 @@ const char *
 controller_server_key(controller_t *self)
 {
     return zcert_public_txt(self->cert);
+}
+
+const char *
+controller_next_key(controller_t *self)
+{
+    return self->next_cert ? zcert_public_txt(self->next_cert) : "";
+}
+
+hoist_err_t
+controller_prepare_next_key(controller_t *self, hoist_error_t *err)
+{
+    if (!self->next_cert &&
+        !(self->next_cert = serverkey_next(self->data_dir, true, err))) {
+        return err ? err->code : HOIST_ERR_IO;
+    }
+    return HOIST_OK;
 }
 
 const char *
@@ -357,25 +376,6 @@ controller_config_load(const char *path, bool required,
     return rc;
 }
 
-static zcert_t *
-s_load_cert(const char *dir, const char *name, hoist_error_t *err)
-{
-    char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/keys/%s_secret", dir, name);
-    struct stat st;
-    if (stat(path, &st) != 0 || (st.st_mode & 077)) {
-        error_set(err, HOIST_ERR_KEY,
-                  "%s is missing or readable by group or others (chmod 600)",
-                  path);
-        return NULL;
-    }
-    zcert_t *cert = zcert_load(path);
-    if (!cert) {
-        error_set(err, HOIST_ERR_KEY, "cannot load certificate %s", path);
-    }
-    return cert;
-}
-
 hoist_err_t
 controller_check(const controller_opts_t *o, hoist_error_t *err)
 {
@@ -383,7 +383,7 @@ controller_check(const controller_opts_t *o, hoist_error_t *err)
     snprintf(self->data_dir, sizeof self->data_dir, "%s", o->data_dir);
     hoist_err_t rc = s_read_conf(self, err);
     zcert_t *cert =
-        rc == HOIST_OK ? s_load_cert(self->data_dir, "server", err) : NULL;
+        rc == HOIST_OK ? serverkey_load(self->data_dir, "server", err) : NULL;
     if (rc == HOIST_OK && !cert) {
         rc = err ? err->code : HOIST_ERR_KEY;
     }
@@ -592,13 +592,28 @@ s_open_parts(controller_t *self, hoist_error_t *err)
     if (rc != HOIST_OK) {
         return rc;
     }
+    /* One controller per data directory; `rotate-key` takes it too. */
+    char busy[PATH_MAX + 64];
+    s_path(self->data_dir, CONTROLLER_RUN_LOCK, path, sizeof path);
+    snprintf(busy, sizeof busy, "another hoist-controller serves %s already",
+             self->data_dir);
+    if ((self->lock = lockfile_take(path, busy, err)) < 0) {
+        return err ? err->code : HOIST_ERR_BUSY;
+    }
     s_path(self->data_dir, "controller.db", path, sizeof path);
     if (!(self->store = store_open(path, err)) ||
         !(self->policy = policy_new(self->store, err)) ||
         !(self->artifacts = artifacts_open(self->data_dir, err)) ||
         !(self->uploader = uploader_new(self->data_dir, err)) ||
-        !(self->cert = s_load_cert(self->data_dir, "server", err))) {
+        !(self->cert = serverkey_load(self->data_dir, "server", err)) ||
+        serverkey_digest_key(self->data_dir, self->cert, self->digest_key,
+                             err) != HOIST_OK) {
         return err ? err->code : HOIST_ERR_IO;
+    }
+    hoist_error_t none = {0};
+    self->next_cert = serverkey_next(self->data_dir, false, &none);
+    if (!self->next_cert && none.code != HOIST_ERR_NOTFOUND) {
+        log_warn("the prepared next key is unusable: %s", none.msg);
     }
     /* Old connections are gone: nobody is online until they say hello. */
     return store_agent_reset_online(self->store, err);
@@ -616,6 +631,7 @@ controller_new(const controller_opts_t *o, hoist_error_t *err)
     self->heartbeat_ms =
         o->heartbeat_ms ? o->heartbeat_ms : CONTROLLER_HEARTBEAT_MS;
     self->tick_id = -1;
+    self->lock = -1;
     self->daemon = o->daemon;
     self->reload = o->reload;
     self->reload_arg = o->reload_arg;
@@ -651,6 +667,11 @@ controller_destroy(controller_t **p)
     zsock_destroy(&self->api_sock);
     zap_destroy(&self->zap);
     zcert_destroy(&self->cert);
+    zcert_destroy(&self->next_cert);
+    sodium_memzero(self->digest_key, sizeof self->digest_key);
+    if (self->lock >= 0) {
+        close(self->lock);
+    }
     uploader_destroy(&self->uploader);
     policy_destroy(&self->policy);
     artifacts_destroy(&self->artifacts);

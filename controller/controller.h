@@ -125,6 +125,16 @@ zap_t *controller_zap(controller_t *self);
 hub_t *controller_hub(controller_t *self);
 zsock_t *controller_agents_sock(controller_t *self);
 const char *controller_server_key(controller_t *self);
+
+/* Held in the data directory by a serving controller (and by rotate-key). */
+#define CONTROLLER_RUN_LOCK ".run.lock"
+
+/* The public key of the prepared next key (serverkey.h), "" for none. */
+const char *controller_next_key(controller_t *self);
+
+/* Prepares the next key if none is (loads or makes it: serverkey_next);
+ * controller_next_key says it from then on. */
+hoist_err_t controller_prepare_next_key(controller_t *self, hoist_error_t *err);
 /* The agents' endpoint as an agent should dial it. */
 const char *controller_agent_endpoint(controller_t *self);
 const char *controller_api_endpoint(controller_t *self);

@@ -519,6 +519,46 @@ s_store_facts(msg_t *m, const Hoist__Facts *f)
     }
 }
 
+/* The next controller key the agent says it pinned: what `hoist
+ * controller key` counts and `rotate-key` checks. */
+static void
+s_store_pinned(msg_t *m, const char *key)
+{
+    hoist_error_t err = {0};
+    if (store_agent_set_pinned_next(controller_store(m->hub->ctl),
+                                    m->agent.name, key ? key : "",
+                                    &err) != HOIST_OK) {
+        log_warn("agent %s: %s", m->agent.name, err.msg);
+    }
+}
+
+/* Sends ROUTING a welcome: the heartbeat, and the next key if one is
+ * prepared. ID echoes the hello's. */
+static void
+s_welcome(hub_t *self, zframe_t *routing, uint64_t id)
+{
+    envelope_t e = HOIST__ENVELOPE__INIT;
+    Hoist__Welcome w = HOIST__WELCOME__INIT;
+    w.heartbeat_ms = controller_heartbeat_ms(self->ctl);
+    w.next_server_key = (char *)controller_next_key(self->ctl);
+    e.id = id;
+    e.body_case = HOIST__ENVELOPE__BODY_WELCOME;
+    e.welcome = &w;
+    s_send(self, routing, &e);
+}
+
+size_t
+hub_announce_key(hub_t *self)
+{
+    size_t n = 0;
+    for (peer_t *p = zhashx_first(self->peers); p;
+         p = zhashx_next(self->peers)) {
+        s_welcome(self, p->routing, 1);
+        n++;
+    }
+    return n;
+}
+
 /* A hello opens (or reopens) the agent's session on this connection. */
 static void
 s_hello(msg_t *m)
@@ -550,13 +590,8 @@ s_hello(msg_t *m)
     }
     peer->heard_ms = peer->sent_ms = m->now_ms;
     s_store_facts(m, m->e->hello->facts);
-    envelope_t e = HOIST__ENVELOPE__INIT;
-    Hoist__Welcome w = HOIST__WELCOME__INIT;
-    w.heartbeat_ms = hb;
-    e.id = m->e->id;
-    e.body_case = HOIST__ENVELOPE__BODY_WELCOME;
-    e.welcome = &w;
-    s_send(self, m->routing, &e);
+    s_store_pinned(m, m->e->hello->next_server_key);
+    s_welcome(self, m->routing, m->e->id);
     s_converge(self, peer, m->agent.env);
 }
 

@@ -47,6 +47,11 @@ hoist_err_t hub_hook(hub_t *self, const char *agent, int64_t drill,
                      const char *app, const char *hook, bool health,
                      hoist_error_t *err);
 
+/* Sends every connected agent a welcome again, carrying the controller's
+ * next key (serverkey.h) so that they pin it now; they answer with a
+ * hello that says they did. Returns how many were sent. */
+size_t hub_announce_key(hub_t *self);
+
 /* Forgets NAME's connection (revoked): it is refused from now on. */
 void hub_forget(hub_t *self, const char *name);
 

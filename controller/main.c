@@ -9,6 +9,7 @@
  *   hoist-controller backup  [--config FILE] [--data-dir DIR] --out FILE
  *   hoist-controller restore [--config FILE] [--data-dir DIR] --from FILE
  *                            [--force]
+ *   hoist-controller rotate-key [--config FILE] [--data-dir DIR] [--force]
  *
  * Both read /etc/hoist/controller.yml (or --config FILE, which must
  * exist; see controller.h) and take every flag given over the file; the
@@ -25,6 +26,11 @@
  * controller runs; `restore` refuses a non-empty DIR unless --force (the
  * old one is then kept aside) and changes nothing unless the whole archive
  * checks out (backup.h).
+ *
+ * `rotate-key`, with the controller stopped, makes the next key that
+ * `hoist controller key next` prepared the controller's key, once every
+ * accepted agent has pinned it (--force cuts off those that have not;
+ * serverkey.h).
  */
 #include <czmq.h>
 #include <getopt.h>
@@ -37,6 +43,7 @@
 #include "daemon.h"
 #include "datadir.h"
 #include "log.h"
+#include "serverkey.h"
 
 static const char s_usage[] =
     "usage:\n"
@@ -47,6 +54,8 @@ static const char s_usage[] =
     "[--log-level LEVEL]\n"
     "  hoist-controller backup  [--config FILE] [--data-dir DIR] --out FILE\n"
     "  hoist-controller restore [--config FILE] [--data-dir DIR] --from FILE "
+    "[--force]\n"
+    "  hoist-controller rotate-key [--config FILE] [--data-dir DIR] "
     "[--force]\n";
 
 typedef struct {
@@ -136,15 +145,22 @@ s_parse(int argc, char **argv, args_t *a)
     return 0;
 }
 
-/* The flags of backup (--out) and restore (--from, --force): the data
- * directory comes from --data-dir or the config file, as for run. */
+/* The flags of backup (--out), restore (--from, --force) and rotate-key
+ * (--force): the data directory comes from --data-dir or the config
+ * file, as for run. */
 static int
 s_parse_archive(int argc, char **argv, bool restore, args_t *a)
 {
+    bool rotate = strcmp(argv[0], "rotate-key") == 0;
     static const struct option backup_opts[] = {
         {"data-dir", required_argument, NULL, 'd'},
         {"config", required_argument, NULL, 'C'},
         {"out", required_argument, NULL, 'o'},
+        {NULL, 0, NULL, 0}};
+    static const struct option rotate_opts[] = {
+        {"data-dir", required_argument, NULL, 'd'},
+        {"config", required_argument, NULL, 'C'},
+        {"force", no_argument, NULL, 'f'},
         {NULL, 0, NULL, 0}};
     static const struct option restore_opts[] = {
         {"data-dir", required_argument, NULL, 'd'},
@@ -153,14 +169,20 @@ s_parse_archive(int argc, char **argv, bool restore, args_t *a)
         {"force", no_argument, NULL, 'f'},
         {NULL, 0, NULL, 0}};
     int c, rc;
-    while ((c = getopt_long(argc, argv, "",
-                            restore ? restore_opts : backup_opts, NULL)) !=
-           -1) {
+    const struct option *opts = rotate    ? rotate_opts
+                                : restore ? restore_opts
+                                          : backup_opts;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if ((rc = s_option(a, c)) != 0) {
             return rc;
         }
     }
-    if (optind != argc || !a->archive) {
+    if (rotate && optind != argc) {
+        fprintf(stderr, "hoist-controller: rotate-key takes no arguments\n%s",
+                s_usage);
+        return 2;
+    }
+    if (!rotate && (optind != argc || !a->archive)) {
         fprintf(stderr, "hoist-controller: %s needs %s\n%s", argv[0],
                 restore ? "--from FILE" : "--out FILE", s_usage);
         return 2;
@@ -295,6 +317,30 @@ s_restore(const args_t *a, const controller_opts_t *o)
     return 0;
 }
 
+static int
+s_rotate_key(const args_t *a, const controller_opts_t *o)
+{
+    hoist_error_t err = {0};
+    size_t left = 0;
+    if (serverkey_rotate_stopped(o->data_dir, a->force, &left, &err) !=
+        HOIST_OK) {
+        log_error("%s", err.msg);
+        return error_exit_code(err.code);
+    }
+    printf("rotated the controller's key in %s/keys\n", o->data_dir);
+    if (left > 0) {
+        printf("%zu agent%s that had not pinned the new key cannot connect "
+               "until enrolled again (hoist-agent enroll --force)\n",
+               left, left == 1 ? "" : "s");
+    }
+    printf("start the controller (systemctl start hoist-controller); agents "
+           "switch to the new key on their own.\n"
+           "CLI users: the new key is server_key in %s/cli.conf once it runs; "
+           "copy it into each user's cli.conf.\n",
+           o->data_dir);
+    return 0;
+}
+
 /* run -n: the file and the data directory, checked, and a line saying
  * what would run. */
 static int
@@ -360,8 +406,9 @@ main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
-    bool archive_cmd =
-        strcmp(cmd, "backup") == 0 || strcmp(cmd, "restore") == 0;
+    bool archive_cmd = strcmp(cmd, "backup") == 0 ||
+                       strcmp(cmd, "restore") == 0 ||
+                       strcmp(cmd, "rotate-key") == 0;
     if (strcmp(cmd, "init") != 0 && strcmp(cmd, "run") != 0 && !archive_cmd) {
         fprintf(stderr, "hoist-controller: unknown command '%s'\n%s", cmd,
                 s_usage);
@@ -391,6 +438,9 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "restore") == 0) {
         return s_restore(&a, &o);
+    }
+    if (strcmp(cmd, "rotate-key") == 0) {
+        return s_rotate_key(&a, &o);
     }
     return a.check_only ? s_check(&o, level) : s_run(&a, &o);
 }

@@ -71,6 +71,8 @@ static const rbac_rule_t s_rules[RBAC_ACTION__COUNT] = {
                         "the release-manager or operator"},
     [RBAC_FREEZE_OVERRIDE] = {"freeze.override", A, true, false,
                               "override the freeze of", "the admin"},
+    [RBAC_SERVER_KEY] = {"server.key", A, false, false,
+                         "prepare the controller's next key", "the admin"},
 };
 
 #undef A

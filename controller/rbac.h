@@ -32,6 +32,7 @@
  *   users add, users remove           x . . . .  -
  *   trust add, trust remove           x . . . .  -
  *   apply (the pipeline file)         x . . . .  -
+ *   controller key next               x . . . .  -
  *
  * Where the issue is silent, the table decides so:
  *   - Everyone reads everything, the audit log included (more eyes on the
@@ -108,6 +109,7 @@ typedef enum {
     RBAC_PIPELINE_APPLY,      /* hoist apply */
     RBAC_DRILL_RUN,           /* hoist drill run (ENV: each env touched) */
     RBAC_FREEZE_OVERRIDE,     /* promote --override-freeze into ENV */
+    RBAC_SERVER_KEY,          /* hoist controller key next */
     RBAC_ACTION__COUNT
 } rbac_action_t;
 

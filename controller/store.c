@@ -305,6 +305,10 @@ const char *const store_migrations[] = {
     " message TEXT NOT NULL DEFAULT ''"
     ") STRICT;"
     "CREATE INDEX drill_steps_drill ON drill_steps (drill_id, seq);",
+
+    /* 7: the controller key each agent has pinned as the next one
+     * (serverkey.h), as its last hello said. */
+    "ALTER TABLE agents ADD COLUMN pinned_next TEXT NOT NULL DEFAULT '';",
 };
 
 const size_t store_migrations_count = N_OF(store_migrations);

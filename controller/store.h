@@ -131,6 +131,7 @@ typedef struct {
     bool online;
     bool cloned; /* its key was seen on two connections at once */
     int64_t created_at;
+    char pinned_next[STORE_KEY_SIZE]; /* next controller key it pinned, "" */
 } store_agent_t;
 
 typedef int (*store_agent_fn)(const store_agent_t *row, void *arg);
@@ -173,6 +174,11 @@ hoist_err_t store_agent_set_facts(store_t *s, const char *name,
 /* Marks the agent online or offline. */
 hoist_err_t store_agent_set_online(store_t *s, const char *name, bool online,
                                    hoist_error_t *err);
+
+/* Records the next controller key the agent said it pinned (Z85, or ""
+ * for none). KEY when it is neither. */
+hoist_err_t store_agent_set_pinned_next(store_t *s, const char *name,
+                                        const char *key, hoist_error_t *err);
 
 /* Sets or clears the agent's cloned-key flag. */
 hoist_err_t store_agent_set_cloned(store_t *s, const char *name, bool cloned,

@@ -13,7 +13,8 @@ static const char *const s_agent_states[] = {"pending", "accepted", "revoked"};
 
 #define AGENT_SELECT                                                           \
     "SELECT name, pubkey, env, state, tags, hostname, os, agent_version,"      \
-    " free_disk, last_seen, online, cloned, created_at FROM agents"
+    " free_disk, last_seen, online, cloned, created_at, pinned_next"           \
+    " FROM agents"
 
 static void
 s_agent_read(store_sql_row_t *r, void *row)
@@ -32,6 +33,7 @@ s_agent_read(store_sql_row_t *r, void *row)
     a->online = store_sql_int(r) != 0;
     a->cloned = store_sql_int(r) != 0;
     a->created_at = store_sql_int(r);
+    store_sql_text(r, a->pinned_next, sizeof a->pinned_next);
 }
 
 static int
@@ -189,6 +191,22 @@ store_agent_set_online(store_t *s, const char *name, bool online,
     return store_sql_change(
         s, "set agent online", "UPDATE agents SET online = ?1 WHERE name = ?2",
         ARGS(A_INT(online), A_TEXT(name)), err, "no agent '%s'", name);
+}
+
+hoist_err_t
+store_agent_set_pinned_next(store_t *s, const char *name, const char *key,
+                            hoist_error_t *err)
+{
+    if (key[0]) {
+        hoist_err_t e = store_sql_check_key("agent", name, key, err);
+        if (e != HOIST_OK) {
+            return e;
+        }
+    }
+    return store_sql_change(
+        s, "set agent pinned key",
+        "UPDATE agents SET pinned_next = ?1 WHERE name = ?2",
+        ARGS(A_TEXT(key), A_TEXT(name)), err, "no agent '%s'", name);
 }
 
 hoist_err_t

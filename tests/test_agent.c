@@ -126,11 +126,40 @@ s_conf_refused(const char *text, const char *needle)
     assert_contains(err.msg, needle);
 }
 
+/* The controller's next key: tried every other attempt once lost, made
+ * the key by a welcome that came through it, learnt from a welcome,
+ * forgotten when no longer announced. */
+static void
+test_pin(void **state)
+{
+    (void)state;
+    char k1[41], k2[41];
+    memset(k1, 'a', 40);
+    memset(k2, 'b', 40);
+    k1[40] = k2[40] = '\0';
+    assert_false(uplink_use_next_key(0, true));
+    assert_true(uplink_use_next_key(1, true));
+    assert_false(uplink_use_next_key(2, true));
+    assert_true(uplink_use_next_key(3, true));
+    assert_false(uplink_use_next_key(1, false));
+    assert_int_equal(uplink_pin_decide(false, "", ""), UPLINK_PIN_KEEP);
+    assert_int_equal(uplink_pin_decide(false, "", k1), UPLINK_PIN_LEARN);
+    assert_int_equal(uplink_pin_decide(false, k1, k1), UPLINK_PIN_KEEP);
+    assert_int_equal(uplink_pin_decide(false, k1, k2), UPLINK_PIN_LEARN);
+    assert_int_equal(uplink_pin_decide(false, k1, ""), UPLINK_PIN_FORGET);
+    assert_int_equal(uplink_pin_decide(true, k1, ""), UPLINK_PIN_PROMOTE);
+    assert_int_equal(uplink_pin_decide(true, k1, k2), UPLINK_PIN_PROMOTE);
+    /* A malformed announcement is not pinned, nor taken for "none". */
+    assert_int_equal(uplink_pin_decide(false, "", "short"), UPLINK_PIN_KEEP);
+    assert_int_equal(uplink_pin_decide(false, k1, "short"), UPLINK_PIN_KEEP);
+}
+
 static void
 test_conf(void **state)
 {
     (void)state;
     conf_t c, back;
+    char buf[1024];
     hoist_error_t err = {0};
     assert_int_equal(
         conf_parse(CONF_TEXT, strlen(CONF_TEXT), "agent.conf", &c, &err),
@@ -140,7 +169,9 @@ test_conf(void **state)
     assert_string_equal(c.user, "");
     assert_int_equal(c.n_tags, 1);
     assert_string_equal(c.tags[0].value, "fra1");
+    assert_string_equal(c.next_server_key, "");
     snprintf(c.user, sizeof c.user, "www-data");
+    snprintf(c.next_server_key, sizeof c.next_server_key, "%s", c.server_key);
     char *text = conf_format(&c);
     assert_non_null(text);
     assert_int_equal(conf_parse(text, strlen(text), "agent.conf", &back, &err),
@@ -150,12 +181,15 @@ test_conf(void **state)
     assert_string_equal(back.env, c.env);
     assert_string_equal(back.name, c.name);
     assert_string_equal(back.user, "www-data");
+    assert_string_equal(back.next_server_key, c.server_key);
     assert_int_equal(back.n_tags, 1);
     assert_string_equal(back.tags[0].key, "site");
     assert_string_equal(back.tags[0].value, "fra1");
     free(text);
     s_conf_refused("controller: \"tcp://x:1\"\n", "required");
     s_conf_refused("nmae: \"x\"\n", "unknown key");
+    snprintf(buf, sizeof buf, "%snext_server_key: \"short\"\n", CONF_TEXT);
+    s_conf_refused(buf, "next_server_key is not a CURVE public key");
     s_conf_refused("controller: \"udp://x:1\"\nserver_key: \"x\"\n"
                    "env: \"a\"\nname: \"b\"\n",
                    "not an endpoint");
@@ -706,6 +740,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_link),
+        cmocka_unit_test(test_pin),
         cmocka_unit_test(test_conf),
         cmocka_unit_test(test_server_key_file),
         cmocka_unit_test(test_default_name),

@@ -109,6 +109,7 @@ test_table_unscoped(void **state)
         {RBAC_PIPELINE_APPLY, {1, 0, 0, 0, 0}},
         {RBAC_DRILL_RUN, {1, 1, 0, 1, 0}},
         {RBAC_FREEZE_OVERRIDE, {1, 0, 0, 0, 0}},
+        {RBAC_SERVER_KEY, {1, 0, 0, 0, 0}},
     };
     assert_int_equal(sizeof rows / sizeof *rows, RBAC_ACTION__COUNT);
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
