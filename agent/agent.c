@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "curve.h"
 #include "drill.h"
 #include "envelope.h"
 #include "facts.h"
@@ -33,7 +34,6 @@
 #define ID_HEARTBEAT 2  /* Envelope.id of heartbeats */
 #define TICK_MIN_MS  10
 #define TICK_MAX_MS  500
-#define ZERO_KEY_Z85 "0000000000000000000000000000000000000000"
 #define RESENDS_MAX  3 /* a result is sent again at most this often */
 
 struct agent {
@@ -670,29 +670,18 @@ agent_run(agent_t *a, hoist_error_t *err)
 zcert_t *
 agent_cert_load(const char *root, hoist_error_t *err)
 {
-    char path[PATH_MAX], secret[PATH_MAX + 8];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/" AGENT_KEYS_DIR "/" AGENT_CERT_NAME, root);
-    snprintf(secret, sizeof secret, "%s_secret", path);
-    if (lstat(secret, &st) != 0 || !S_ISREG(st.st_mode)) {
-        error_set(err, HOIST_ERR_KEY,
-                  "%s is missing: enroll this agent first with `hoist-agent "
-                  "enroll --root %s ...`",
-                  secret, root);
-        return NULL;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/" AGENT_KEYS_DIR, root);
+    hoist_error_t mine = {0};
+    zcert_t *cert = curve_cert_load(dir, AGENT_CERT_NAME, &mine);
+    if (!cert && mine.code == HOIST_ERR_NOTFOUND) {
+        error_set(&mine, HOIST_ERR_KEY,
+                  "%s/" AGENT_CERT_NAME "_secret is missing: enroll this "
+                  "agent first with `hoist-agent enroll --root %s ...`",
+                  dir, root);
     }
-    if (st.st_mode & 077) {
-        error_set(err, HOIST_ERR_KEY,
-                  "%s may be read by group or others (mode %03o): the key "
-                  "may have leaked; make it 0600, or enroll again with "
-                  "--force to get a new one",
-                  secret, (unsigned)(st.st_mode & 0777));
-        return NULL;
-    }
-    zcert_t *cert = zcert_load(path);
-    if (!cert || streq(zcert_secret_txt(cert), ZERO_KEY_Z85)) {
-        zcert_destroy(&cert);
-        error_set(err, HOIST_ERR_KEY, "%s is not a CURVE certificate", path);
+    if (!cert && err) {
+        *err = mine;
     }
     return cert;
 }

@@ -3,7 +3,16 @@
  */
 #include "curve.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomicfile.h"
+#include "fault.h"
 
 bool
 curve_key_canonical(const char *text, char out[CURVE_KEY_Z85_LEN + 1])
@@ -80,4 +89,123 @@ curve_client_socket(int type, zcert_t *client_cert,
         zsock_set_curve_serverkey(sock, server_key);
     }
     return sock;
+}
+
+/* ---- certificate files -----------------------------------------------------
+ */
+
+#define ZERO_KEY_Z85 "0000000000000000000000000000000000000000"
+
+zcert_t *
+curve_cert_load(const char *dir, const char *name, hoist_error_t *err)
+{
+    char path[PATH_MAX], secret[PATH_MAX + 8];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(secret, sizeof secret, "%s_secret", path);
+    struct stat st;
+    if (lstat(secret, &st) != 0 || !S_ISREG(st.st_mode)) {
+        error_set(err, errno == ENOENT ? HOIST_ERR_NOTFOUND : HOIST_ERR_KEY,
+                  "%s is missing or not a file", secret);
+        return NULL;
+    }
+    if (st.st_mode & 077) {
+        error_set(err, HOIST_ERR_KEY,
+                  "%s may be read by group or others (mode %03o): the key "
+                  "may have leaked (chmod 600, or make a new one)",
+                  secret, (unsigned)(st.st_mode & 0777));
+        return NULL;
+    }
+    zcert_t *cert = zcert_load(path);
+    if (!cert || streq(zcert_secret_txt(cert), ZERO_KEY_Z85)) {
+        zcert_destroy(&cert);
+        error_set(err, HOIST_ERR_KEY, "%s is not a CURVE certificate", secret);
+    }
+    return cert;
+}
+
+/* fsyncs the file at PATH. */
+static hoist_err_t
+s_sync_file(const char *path, hoist_error_t *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 || fsync(fd) != 0) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        return error_errno(err, HOIST_ERR_IO, e, "sync %s", path);
+    }
+    close(fd);
+    return HOIST_OK;
+}
+
+/* Writes CERT's secret (SECRET) or public half to PATH through PATH.tmp,
+ * synced and renamed. */
+static hoist_err_t
+s_write_half(zcert_t *cert, const char *path, bool secret, hoist_error_t *err)
+{
+    char tmp[PATH_MAX + 16];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    mode_t old = umask(077);
+    int rc =
+        secret ? zcert_save_secret(cert, tmp) : zcert_save_public(cert, tmp);
+    umask(old);
+    hoist_err_t e = HOIST_OK;
+    if (rc != 0 || chmod(tmp, secret ? 0600 : 0644) != 0) {
+        e = error_errno(err, HOIST_ERR_IO, errno, "write %s", tmp);
+    } else if ((e = s_sync_file(tmp, err)) == HOIST_OK &&
+               rename(tmp, path) != 0) {
+        e = error_errno(err, HOIST_ERR_IO, errno, "rename %s", tmp);
+    }
+    if (e != HOIST_OK) {
+        unlink(tmp);
+    }
+    return e;
+}
+
+hoist_err_t
+curve_cert_save(zcert_t *cert, const char *dir, const char *name,
+                hoist_error_t *err)
+{
+    char path[PATH_MAX], secret[PATH_MAX + 8];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(secret, sizeof secret, "%s_secret", path);
+    hoist_err_t e = s_write_half(cert, secret, true, err);
+    if (e == HOIST_OK) {
+        e = s_write_half(cert, path, false, err);
+    }
+    return e == HOIST_OK ? atomicfile_sync_dir(dir, err) : e;
+}
+
+hoist_err_t
+curve_cert_rename(const char *dir, const char *from, const char *to,
+                  hoist_error_t *err)
+{
+    char fp[PATH_MAX], fs[PATH_MAX + 8], tp[PATH_MAX], ts[PATH_MAX + 8];
+    snprintf(fp, sizeof fp, "%s/%s", dir, from);
+    snprintf(fs, sizeof fs, "%s_secret", fp);
+    snprintf(tp, sizeof tp, "%s/%s", dir, to);
+    snprintf(ts, sizeof ts, "%s_secret", tp);
+    bool has_secret = access(fs, F_OK) == 0;
+    if (!has_secret && access(fp, F_OK) != 0) {
+        return error_set(err, HOIST_ERR_NOTFOUND, "no certificate %s", fp);
+    }
+    if (has_secret && rename(fs, ts) != 0) {
+        return error_errno(err, HOIST_ERR_IO, errno, "rename %s", fs);
+    }
+    fault_point("cert-switched");
+    if (rename(fp, tp) != 0) {
+        if (errno != ENOENT) {
+            return error_errno(err, HOIST_ERR_IO, errno, "rename %s", fp);
+        }
+        /* No public copy to move: write it again from the secret. */
+        zcert_t *cert = curve_cert_load(dir, to, err);
+        hoist_err_t e =
+            cert ? s_write_half(cert, tp, false, err) : HOIST_ERR_KEY;
+        zcert_destroy(&cert);
+        if (e != HOIST_OK) {
+            return e;
+        }
+    }
+    return atomicfile_sync_dir(dir, err);
 }

@@ -5,7 +5,6 @@
 #include "serverkey.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +15,7 @@
 #include <sodium.h>
 
 #include "atomicfile.h"
-#include "fault.h"
+#include "curve.h"
 #include "hub.h"
 #include "lockfile.h"
 #include "log.h"
@@ -34,80 +33,9 @@ s_path(const char *dir, const char *name, char *buf, size_t len)
 zcert_t *
 serverkey_load(const char *dir, const char *name, hoist_error_t *err)
 {
-    char path[PATH_MAX + 64], leaf[64];
-    snprintf(leaf, sizeof leaf, "%s_secret", name);
-    s_path(dir, leaf, path, sizeof path);
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        error_errno(err, errno == ENOENT ? HOIST_ERR_NOTFOUND : HOIST_ERR_KEY,
-                    errno, "read %s", path);
-        return NULL;
-    }
-    if (st.st_mode & 077) {
-        error_set(err, HOIST_ERR_KEY,
-                  "%s is readable by group or others (chmod 600)", path);
-        return NULL;
-    }
-    zcert_t *cert = zcert_load(path);
-    if (!cert) {
-        error_set(err, HOIST_ERR_KEY, "cannot load certificate %s", path);
-    }
-    return cert;
-}
-
-/* fsyncs the file at PATH. */
-static hoist_err_t
-s_sync_file(const char *path, hoist_error_t *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 || fsync(fd) != 0) {
-        int e = errno;
-        if (fd >= 0) {
-            close(fd);
-        }
-        return error_errno(err, HOIST_ERR_IO, e, "sync %s", path);
-    }
-    close(fd);
-    return HOIST_OK;
-}
-
-/* Writes CERT's secret (SECRET true: 0600, through a private umask) or
- * public half to DIR/keys/NAME by way of NAME.tmp, synced and renamed. */
-static hoist_err_t
-s_write(const char *dir, const char *name, zcert_t *cert, bool secret,
-        hoist_error_t *err)
-{
-    char path[PATH_MAX + 64], tmp[PATH_MAX + 80];
-    s_path(dir, name, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    mode_t old = umask(077);
-    int rc =
-        secret ? zcert_save_secret(cert, tmp) : zcert_save_public(cert, tmp);
-    umask(old);
-    if (rc != 0 || chmod(tmp, secret ? 0600 : 0644) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return error_errno(err, HOIST_ERR_IO, e, "write %s", tmp);
-    }
-    if (s_sync_file(tmp, err) != HOIST_OK) {
-        unlink(tmp);
-        return err ? err->code : HOIST_ERR_IO;
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return error_errno(err, HOIST_ERR_IO, e, "rename %s", tmp);
-    }
-    return HOIST_OK;
-}
-
-/* Syncs DIR/keys, making its renames durable. */
-static hoist_err_t
-s_sync_keys(const char *dir, hoist_error_t *err)
-{
-    char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/keys", dir);
-    return atomicfile_sync_dir(path, err);
+    char keys[PATH_MAX];
+    snprintf(keys, sizeof keys, "%s/keys", dir);
+    return curve_cert_load(keys, name, err);
 }
 
 zcert_t *
@@ -127,10 +55,9 @@ serverkey_next(const char *dir, bool create, hoist_error_t *err)
         return NULL;
     }
     zcert_set_meta(cert, "name", "server");
-    /* The secret first: it is the next key; the public file is a copy. */
-    if (s_write(dir, "server_next_secret", cert, true, err) != HOIST_OK ||
-        s_write(dir, "server_next", cert, false, err) != HOIST_OK ||
-        s_sync_keys(dir, err) != HOIST_OK) {
+    char keys[PATH_MAX];
+    snprintf(keys, sizeof keys, "%s/keys", dir);
+    if (curve_cert_save(cert, keys, "server_next", err) != HOIST_OK) {
         zcert_destroy(&cert);
     }
     return cert;
@@ -191,43 +118,22 @@ s_keep_digest_key(const char *dir, zcert_t *current, hoist_error_t *err)
     return rc;
 }
 
-/* After the switch: keys/server becomes the public half of the key in
- * force and keys/server_next goes. Also what finishes a rotation that a
- * crash stopped right after the switch. */
-static hoist_err_t
-s_finish(const char *dir, hoist_error_t *err)
-{
-    zcert_t *now = serverkey_load(dir, "server", err);
-    if (!now) {
-        return err ? err->code : HOIST_ERR_KEY;
-    }
-    char path[PATH_MAX + 64];
-    hoist_err_t rc = s_write(dir, "server", now, false, err);
-    zcert_destroy(&now);
-    if (rc == HOIST_OK &&
-        unlink(s_path(dir, "server_next", path, sizeof path)) != 0 &&
-        errno != ENOENT) {
-        rc = error_errno(err, HOIST_ERR_IO, errno, "remove %s", path);
-    }
-    return rc == HOIST_OK ? s_sync_keys(dir, err) : rc;
-}
-
 hoist_err_t
 serverkey_rotate(const char *dir, hoist_error_t *err)
 {
-    char next[PATH_MAX + 64], secret[PATH_MAX + 64], pub[PATH_MAX + 64];
+    char keys[PATH_MAX], next[PATH_MAX + 32], pub[PATH_MAX + 32];
+    snprintf(keys, sizeof keys, "%s/keys", dir);
     s_path(dir, "server_next_secret", next, sizeof next);
-    s_path(dir, "server_secret", secret, sizeof secret);
     s_path(dir, "server_next", pub, sizeof pub);
     if (access(next, F_OK) != 0) {
-        if (access(pub, F_OK) == 0) {
-            return s_finish(dir, err); /* a crash after the switch */
+        if (access(pub, F_OK) == 0) { /* a crash right after the switch */
+            return curve_cert_rename(keys, "server_next", "server", err);
         }
         return error_set(err, HOIST_ERR_NOTFOUND,
-                         "no next key is prepared in %s/keys: run `hoist "
+                         "no next key is prepared in %s: run `hoist "
                          "controller key next` first (with the controller "
                          "running, so that agents learn it)",
-                         dir);
+                         keys);
     }
     zcert_t *cur = serverkey_load(dir, "server", err);
     zcert_t *nxt = cur ? serverkey_load(dir, "server_next", err) : NULL;
@@ -235,14 +141,9 @@ serverkey_rotate(const char *dir, hoist_error_t *err)
                          : (err ? err->code : HOIST_ERR_KEY);
     zcert_destroy(&cur);
     zcert_destroy(&nxt);
-    if (rc == HOIST_OK && rename(next, secret) != 0) {
-        rc = error_errno(err, HOIST_ERR_IO, errno, "rename %s", next);
-    }
-    if (rc != HOIST_OK) {
-        return rc;
-    }
-    fault_point("rotate-switched");
-    return s_finish(dir, err);
+    return rc == HOIST_OK
+               ? curve_cert_rename(keys, "server_next", "server", err)
+               : rc;
 }
 
 /* --- which agents are ready ---------------------------------------------- */

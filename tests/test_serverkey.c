@@ -138,7 +138,7 @@ test_rotate(void **state)
 
     /* Killed right after the switch: run again, it finishes. */
     r = s_rotate(f, true,
-                 (const char *[]){"HOIST_FAULT=rotate-switched", NULL});
+                 (const char *[]){"HOIST_FAULT=cert-switched", NULL});
     assert_true(r.signaled);
     tu_run_free(&r);
     r = s_rotate(f, true, NULL);
