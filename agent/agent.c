@@ -38,8 +38,9 @@
 
 struct agent {
     agent_opts_t o;
-    conf_t conf;   /* o.conf points here: the pinned keys change */
-    bool via_next; /* this connection pinned the controller's next key */
+    conf_t conf;     /* o.conf points here: the pinned keys change */
+    bool via_next;   /* this connection pinned the controller's next key */
+    zlistx_t *certs; /* key pairs taken over by agent_set_cert, newest last */
     char hook_user[LOGIN_NAME_MAX + 1]; /* o.hook_user points here or NULL */
     zloop_t *loop;
     uplink_t *up;
@@ -610,6 +611,7 @@ agent_destroy(agent_t **p)
     }
     uplink_destroy(&a->up);
     zloop_destroy(&a->loop);
+    zlistx_destroy(&a->certs);
     free(a->result);
     free(a);
     *p = NULL;
@@ -644,6 +646,30 @@ void
 agent_set_keep(agent_t *a, size_t keep)
 {
     a->o.keep = keep;
+}
+
+void
+agent_set_cert(agent_t *a, zcert_t *cert)
+{
+    if (!a->certs) {
+        a->certs = zlistx_new();
+        zlistx_set_destructor(a->certs, (zlistx_destructor_fn *)zcert_destroy);
+    }
+    /* Kept until the agent goes: an order running holds the old one. */
+    zlistx_add_end(a->certs, cert);
+    a->o.cert = cert;
+    uplink_set_cert(a->up, cert);
+    s_reader_end(a);
+    uplink_close(a->up);
+    uplink_link_lost(&a->link, monotime_ms(), randombytes_random());
+    log_info("reconnecting with this agent's new key %.8s...",
+             zcert_public_txt(cert));
+}
+
+zcert_t *
+agent_cert(agent_t *a)
+{
+    return a->o.cert;
 }
 
 hoist_err_t

@@ -88,6 +88,14 @@ hoist_err_t agent_set_hook_user(agent_t *a, const char *user,
                                 hoist_error_t *err);
 void agent_set_keep(agent_t *a, size_t keep);
 
+/* The agent's key was replaced (newkey.h): from now on it connects with
+ * CERT, which it takes over, and it drops its connection to make a new
+ * one. The key it replaces stays valid for an install that runs. */
+void agent_set_cert(agent_t *a, zcert_t *cert);
+
+/* The agent's key pair now (owned by the agent or by its creator). */
+zcert_t *agent_cert(agent_t *a);
+
 /* Serves until SIGINT or SIGTERM (czmq's zsys_interrupted). Returns
  * HOIST_OK then; HOIST_ERR_IO when the loop could not run. */
 hoist_err_t agent_run(agent_t *a, hoist_error_t *err);

@@ -210,32 +210,16 @@ static hoist_err_t
 s_wait(uplink_t *u, const conf_t *c, uint64_t timeout_ms, enroll_result_t *res,
        hoist_error_t *err)
 {
-    uint64_t deadline = monotime_ms() + timeout_ms;
-    zpoller_t *poller = zpoller_new(uplink_sock(u), NULL);
-    hoist_err_t rc = HOIST_ERR_TIMEOUT;
-    for (uint64_t now = monotime_ms(); now < deadline && !zsys_interrupted;
-         now = monotime_ms()) {
-        envelope_t *e = NULL;
-        if (!zpoller_wait(poller, (int)(deadline - now))) {
-            continue;
-        }
-        if (uplink_recv(u, &e, err) != HOIST_OK || !e) {
-            continue;
-        }
-        if (e->id == ENROLL_ID &&
-            (e->body_case == HOIST__ENVELOPE__BODY_ENROLLED ||
-             e->body_case == HOIST__ENVELOPE__BODY_ERROR)) {
-            rc = s_answer(e, c, res, err);
-            envelope_destroy(&e);
-            break;
-        }
-        envelope_destroy(&e);
-    }
-    zpoller_destroy(&poller);
-    if (rc == HOIST_ERR_TIMEOUT && zsys_interrupted) {
+    envelope_t *e = NULL;
+    hoist_err_t rc = uplink_await(u, ENROLL_ID, HOIST__ENVELOPE__BODY_ENROLLED,
+                                  timeout_ms, &e, err);
+    if (rc == HOIST_ERR_USAGE) {
         return error_set(err, HOIST_ERR_USAGE,
-                         "interrupted; nothing was "
-                         "written to agent.conf");
+                         "interrupted; nothing was written to agent.conf");
+    }
+    if (rc == HOIST_OK) {
+        rc = s_answer(e, c, res, err);
+        envelope_destroy(&e);
     }
     if (rc == HOIST_ERR_TIMEOUT) {
         error_set(err, rc,

@@ -13,6 +13,7 @@
  *                       [--app APP] [--user USER] [--keep N]
  *   hoist-agent recover --root DIR [--user USER]
  *   hoist-agent status  --root DIR
+ *   hoist-agent rekey   --root DIR [--timeout DUR]
  *
  * `run` reads /etc/hoist/agent.yml (or --config FILE; see conf.h) and
  * takes every flag it has over the file; --root defaults to
@@ -21,6 +22,10 @@
  * the file on the agent's loop: the log level, the hook user and keep take
  * effect for what starts next; a changed root is logged as waiting for a
  * restart.
+ *
+ * `rekey` replaces the agent's key without enrolling it again and makes a
+ * running daemon reconnect with it (newkey.h); SIGHUP makes the daemon
+ * read its key again.
  *
  * Exit codes: 0 done, 1 failed (rolled back or abandoned; no answer from
  * the controller), 2 rejected or bad input, 3 refused by the controller.
@@ -48,6 +53,7 @@
 #include "keys.h"
 #include "log.h"
 #include "manifest.h"
+#include "newkey.h"
 #include "lockfile.h"
 
 #define TRUST_MAX AGENT_TRUST_MAX
@@ -144,6 +150,36 @@ s_cmd_recover(args_t *a)
 }
 
 static int
+s_cmd_rekey(args_t *a)
+{
+    newkey_result_t res;
+    hoist_error_t err = {0};
+    if (newkey_run(a->o.root, a->timeout_ms, &res, &err) != HOIST_OK) {
+        log_error("%s; the agent's key is unchanged", err.msg);
+        return error_exit_code(err.code);
+    }
+    printf("%s this agent's key: %.8s... -> %.8s...\n",
+           res.resumed ? "finished replacing" : "replaced", res.old_key,
+           res.new_key);
+    if (res.boxes_dropped) {
+        printf("%u secret%s sealed to the old key %s dropped: set %s again "
+               "(hoist vars set --secret) before the next deploy\n",
+               res.boxes_dropped, res.boxes_dropped == 1 ? "" : "s",
+               res.boxes_dropped == 1 ? "was" : "were",
+               res.boxes_dropped == 1 ? "it" : "them");
+    }
+    if (res.daemon) {
+        printf("told the running agent (pid %ld) to reconnect with it\n",
+               (long)res.daemon);
+    } else {
+        printf("no agent runs on %s now; it uses the new key when it "
+               "starts\n",
+               a->o.root);
+    }
+    return 0;
+}
+
+static int
 s_cmd_status(args_t *a)
 {
     hoist_error_t err = {0};
@@ -230,7 +266,11 @@ s_run_lock(const char *root, hoist_error_t *err)
     snprintf(path, sizeof path, "%s/.run.lock", root);
     snprintf(busy, sizeof busy, "another hoist-agent run serves %s already",
              root);
-    return lockfile_take(path, busy, err);
+    int fd = lockfile_take(path, busy, err);
+    if (fd >= 0) {
+        newkey_note_pid(fd);
+    }
+    return fd;
 }
 
 /* The settings in force: a flag, else the file, else the default. */
@@ -271,17 +311,37 @@ s_reload_user(const args_t *a, const conf_settings_t *file)
                               : NULL;
 }
 
-/* daemon_reload_fn, on the agent's loop: reads the file again and puts
- * the log level, the hook user and keep in force for what starts next
- * (an install or hook already running keeps what it started with). A
- * changed root waits for a restart. A file that does not read, or names
- * a user this machine does not have, keeps everything as it was. */
+/* Reads the agent's key again: `hoist-agent rekey` replaced it. */
+static void
+s_reload_cert(args_t *a)
+{
+    hoist_error_t err = {0};
+    zcert_t *fresh = agent_cert_load(a->o.root, &err);
+    if (!fresh) {
+        log_error("cannot read this agent's key, keeping the one in use: %s",
+                  err.msg);
+        return;
+    }
+    if (streq(zcert_public_txt(fresh),
+              zcert_public_txt(agent_cert(a->agent)))) {
+        zcert_destroy(&fresh);
+        return;
+    }
+    agent_set_cert(a->agent, fresh);
+}
+
+/* daemon_reload_fn, on the agent's loop: reads the key and the file again and
+ * puts the log level, the hook user and keep in force for what starts next (an
+ * install or hook already running keeps what it started with). A changed root
+ * waits for a restart. A file that does not read, or names a user this machine
+ * does not have, keeps everything as it was. */
 static void
 s_reload(void *arg)
 {
     args_t *a = arg;
     hoist_error_t err = {0};
     conf_settings_t fresh;
+    s_reload_cert(a);
     if (s_read_settings(a, &fresh, &err) != HOIST_OK) {
         log_error("reload failed, keeping the running configuration: %s",
                   err.msg);
@@ -476,6 +536,7 @@ static const command_t s_commands[] = {
      "--artifact FILE [--app APP] [--user USER] [--keep N]"},
     {"recover", s_cmd_recover, "recover --root DIR [--user USER]"},
     {"status", s_cmd_status, "status --root DIR"},
+    {"rekey", s_cmd_rekey, "rekey --root DIR [--timeout DUR]"},
 };
 
 static const struct option s_options[] = {
@@ -663,7 +724,7 @@ s_require(const args_t *a, const command_t *cmd)
     if (!a->o.root) {
         return s_usage_error(cmd->usage, "%s needs --root DIR", cmd->name);
     }
-    if (strcmp(cmd->name, "status") == 0) {
+    if (strcmp(cmd->name, "status") == 0 || strcmp(cmd->name, "rekey") == 0) {
         return 0;
     }
     if (s_check_user(a, cmd) != 0) {

@@ -9,6 +9,7 @@
 
 #include "conf.h"
 #include "curve.h"
+#include "monotime.h"
 
 /* libzmq's own TCP reconnection (below our session-level one) backs off
  * too, so a controller that is down is not hammered while a fresh socket
@@ -311,4 +312,42 @@ uplink_recv(uplink_t *u, envelope_t **out, hoist_error_t *err)
         zmq_msg_close(&msg);
     }
     return rc;
+}
+
+hoist_err_t
+uplink_await(uplink_t *u, uint64_t id, int want, uint64_t timeout_ms,
+             envelope_t **out, hoist_error_t *err)
+{
+    uint64_t deadline = monotime_ms() + timeout_ms;
+    zpoller_t *poller = zpoller_new(uplink_sock(u), NULL);
+    hoist_err_t rc = HOIST_ERR_TIMEOUT;
+    for (uint64_t now = monotime_ms(); now < deadline && !zsys_interrupted;
+         now = monotime_ms()) {
+        envelope_t *e = NULL;
+        if (!zpoller_wait(poller, (int)(deadline - now)) ||
+            uplink_recv(u, &e, err) != HOIST_OK || !e) {
+            continue;
+        }
+        if (e->id == id && ((int)e->body_case == want ||
+                            e->body_case == HOIST__ENVELOPE__BODY_ERROR)) {
+            *out = e;
+            rc = HOIST_OK;
+            break;
+        }
+        envelope_destroy(&e);
+    }
+    zpoller_destroy(&poller);
+    if (rc == HOIST_ERR_TIMEOUT && zsys_interrupted) {
+        return error_set(err, HOIST_ERR_USAGE, "interrupted");
+    }
+    return rc == HOIST_ERR_TIMEOUT
+               ? error_set(err, rc, "no answer within %llu ms",
+                           (unsigned long long)timeout_ms)
+               : rc;
+}
+
+void
+uplink_set_cert(uplink_t *u, zcert_t *cert)
+{
+    u->cert = cert;
 }

@@ -180,4 +180,16 @@ hoist_err_t uplink_send(uplink_t *u, envelope_t *e, hoist_error_t *err);
  * reading. */
 hoist_err_t uplink_recv(uplink_t *u, envelope_t **out, hoist_error_t *err);
 
+/* Waits up to TIMEOUT_MS for the reply to request ID: an envelope of id
+ * ID whose body is WANT or an Error; anything else is dropped. HOIST_OK
+ * with *OUT (the caller's: envelope_destroy); HOIST_ERR_TIMEOUT when none
+ * came, HOIST_ERR_USAGE when interrupted (SIGINT, SIGTERM). */
+hoist_err_t uplink_await(uplink_t *u, uint64_t id, int want,
+                         uint64_t timeout_ms, envelope_t **out,
+                         hoist_error_t *err);
+
+/* Uses CERT (borrowed; it must outlive the uplink) from the next
+ * uplink_connect on. */
+void uplink_set_cert(uplink_t *u, zcert_t *cert);
+
 #endif

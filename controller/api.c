@@ -119,6 +119,8 @@ s_agent_row(const store_agent_t *a, void *arg)
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(a->name));
     json_object_set_new(o, "env", json_string(a->env));
+    json_object_set_new(o, "key", json_string(a->pubkey));
+    json_object_set_new(o, "rekey_pending", json_boolean(a->old_key[0]));
     json_object_set_new(o, "state",
                         json_string(store_agent_state_name(a->state)));
     json_object_set_new(o, "online", json_boolean(a->online));
@@ -156,19 +158,23 @@ s_agent_set(call_t *c, store_agent_state_t state)
     hoist_error_t err = {0};
     store_agent_t a;
     store_t *st = controller_store(c->ctl);
-    char id[STORE_NAME_SIZE + 8];
+    char id[ZAP_USER_ID_MAX + 1];
     if (store_agent_get(st, call_arg(c, 0), &a, &err) != HOIST_OK) {
         return call_fail(c, &err);
     }
     if (!call_allowed(c, RBAC_AGENTS_MANAGE, a.env)) {
         return c->exit;
     }
-    snprintf(id, sizeof id, "agent:%s", a.name);
+    zap_agent_id(id, sizeof id, a.name, a.pubkey);
     if (store_agent_set_state(st, a.name, state, &err) != HOIST_OK ||
         (state == STORE_AGENT_REVOKED
              ? zap_deny(controller_zap(c->ctl), a.pubkey, &err)
              : zap_allow(controller_zap(c->ctl), a.pubkey, id, &err)) !=
             HOIST_OK) {
+        return call_fail(c, &err);
+    }
+    if (state == STORE_AGENT_REVOKED && a.old_key[0] &&
+        zap_deny(controller_zap(c->ctl), a.old_key, &err) != HOIST_OK) {
         return call_fail(c, &err);
     }
     if (state == STORE_AGENT_REVOKED) {

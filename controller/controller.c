@@ -398,12 +398,19 @@ static int
 s_zap_agent(const store_agent_t *a, void *arg)
 {
     controller_t *self = arg;
-    char id[STORE_NAME_SIZE + 8];
-    snprintf(id, sizeof id, "agent:%s", a->name);
+    char id[ZAP_USER_ID_MAX + 1];
+    zap_agent_id(id, sizeof id, a->name, a->pubkey);
     hoist_error_t e;
     hoist_err_t rc = a->state == STORE_AGENT_REVOKED
                          ? zap_deny(self->zap, a->pubkey, &e)
                          : zap_allow(self->zap, a->pubkey, id, &e);
+    if (rc == HOIST_OK && a->old_key[0]) {
+        /* Rekeyed, the new key not seen yet: the old one still serves. */
+        zap_agent_id(id, sizeof id, a->name, a->old_key);
+        rc = a->state == STORE_AGENT_REVOKED
+                 ? zap_deny(self->zap, a->old_key, &e)
+                 : zap_allow(self->zap, a->old_key, id, &e);
+    }
     if (rc != HOIST_OK) {
         log_warn("zap: agent %s: %s", a->name, e.msg);
     }

@@ -18,6 +18,7 @@
 #include "rollout.h"
 #include "manifest.h"
 #include "monotime.h"
+#include "rekey.h"
 #include "store.h"
 #include "zap.h"
 
@@ -476,8 +477,8 @@ s_enroll(msg_t *m, const char *key)
                 "tags are k=v with k in a-z 0-9 - _ and v without , or =");
         return;
     }
-    char id[STORE_NAME_SIZE + 8];
-    snprintf(id, sizeof id, "agent:%s", a.name);
+    char id[ZAP_USER_ID_MAX + 1];
+    zap_agent_id(id, sizeof id, a.name, key);
     if (s_enroll_store(m, &a, r->token, &err) != HOIST_OK ||
         zap_allow(controller_zap(m->hub->ctl), key, id, &err) != HOIST_OK) {
         log_warn("enrollment of %s refused: %s", a.name, err.msg);
@@ -771,13 +772,53 @@ s_admit_agent(msg_t *m, const char *name)
     return why == NULL;
 }
 
+/* An agent offers its next key (rekey.h); answered on the connection
+ * it came on, with or without a hello. */
 static void
-s_from_agent(msg_t *m, const char *name)
+s_rekey(msg_t *m)
+{
+    const char *key = m->e->rekey->public_key;
+    hoist_error_t err = {0};
+    int64_t dropped = 0;
+    if (rekey_accept(m->hub->ctl, &m->agent, key ? key : "", &dropped, &err) !=
+        HOIST_OK) {
+        log_warn("agent %s: rekey refused: %s", m->agent.name, err.msg);
+        s_error(m->hub, m->routing, m->e->id, err.code, err.msg);
+        return;
+    }
+    envelope_t e = HOIST__ENVELOPE__INIT;
+    Hoist__RekeyReply reply = HOIST__REKEY_REPLY__INIT;
+    reply.public_key = (char *)key;
+    reply.boxes_dropped = (uint32_t)dropped;
+    e.id = m->e->id;
+    e.body_case = HOIST__ENVELOPE__BODY_REKEYED;
+    e.rekeyed = &reply;
+    s_send(m->hub, m->routing, &e);
+}
+
+/* A message from agent NAME on a connection that authenticated with
+ * KEY: its key, or the one a rekey replaced until the new one is seen. */
+static void
+s_from_agent(msg_t *m, const char *name, const char *key)
 {
     if (!s_admit_agent(m, name)) {
         return;
     }
+    bool via_old = strcmp(key, m->agent.pubkey) != 0;
+    if (via_old && strcmp(key, m->agent.old_key) != 0) {
+        s_error(m->hub, m->routing, m->e->id, HOIST_ERR_AUTH,
+                "this key has been replaced (hoist-agent rekey): the agent "
+                "connects with its new key");
+        return;
+    }
+    if (m->e->body_case == HOIST__ENVELOPE__BODY_REKEY) {
+        s_rekey(m);
+        return;
+    }
     if (m->e->body_case == HOIST__ENVELOPE__BODY_HELLO) {
+        if (!via_old && m->agent.old_key[0]) {
+            rekey_confirm(m->hub->ctl, &m->agent);
+        }
         s_hello(m);
         return;
     }
@@ -814,6 +855,7 @@ hub_on_message(hub_t *self, zframe_t *routing, zframe_t *body)
                .routing = routing,
                .e = e,
                .now_ms = (int64_t)monotime_ms()};
+    char name[STORE_NAME_SIZE], key[ZAP_KEY_Z85_LEN + 1];
     if (strncmp(uid, ZAP_UNKNOWN_PREFIX, strlen(ZAP_UNKNOWN_PREFIX)) == 0) {
         if (e->body_case == HOIST__ENVELOPE__BODY_ENROLL) {
             s_enroll(&m, uid + strlen(ZAP_UNKNOWN_PREFIX));
@@ -821,8 +863,8 @@ hub_on_message(hub_t *self, zframe_t *routing, zframe_t *body)
             s_error(self, routing, e->id, HOIST_ERR_AUTH,
                     "this key is not enrolled: run hoist-agent enroll");
         }
-    } else if (strncmp(uid, "agent:", 6) == 0) {
-        s_from_agent(&m, uid + 6);
+    } else if (zap_agent_id_parse(uid, name, sizeof name, key)) {
+        s_from_agent(&m, name, key);
     } else {
         s_error(self, routing, e->id, HOIST_ERR_AUTH,
                 "only agents talk on this socket");

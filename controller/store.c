@@ -309,6 +309,10 @@ const char *const store_migrations[] = {
     /* 7: the controller key each agent has pinned as the next one
      * (serverkey.h), as its last hello said. */
     "ALTER TABLE agents ADD COLUMN pinned_next TEXT NOT NULL DEFAULT '';",
+
+    /* 8: an agent's previous key after `hoist-agent rekey`, still
+     * accepted until the agent says hello with its new one. */
+    "ALTER TABLE agents ADD COLUMN old_key TEXT NOT NULL DEFAULT '';",
 };
 
 const size_t store_migrations_count = N_OF(store_migrations);

@@ -132,6 +132,7 @@ typedef struct {
     bool cloned; /* its key was seen on two connections at once */
     int64_t created_at;
     char pinned_next[STORE_KEY_SIZE]; /* next controller key it pinned, "" */
+    char old_key[STORE_KEY_SIZE]; /* before a rekey, until the new is seen */
 } store_agent_t;
 
 typedef int (*store_agent_fn)(const store_agent_t *row, void *arg);
@@ -179,6 +180,19 @@ hoist_err_t store_agent_set_online(store_t *s, const char *name, bool online,
  * for none). KEY when it is neither. */
 hoist_err_t store_agent_set_pinned_next(store_t *s, const char *name,
                                         const char *key, hoist_error_t *err);
+
+/* Makes NEWKEY agent NAME's key and its current one its old_key (still
+ * accepted until cleared), and drops the secret boxes sealed to the old
+ * key (*DROPPED: how many), in one transaction. STORE_ERR_EXISTS when
+ * NEWKEY is any other agent's or user's key (current or old), KEY when it
+ * is not 40 Z85 characters, NOTFOUND for no such agent. The same NEWKEY
+ * again changes nothing (*DROPPED 0). */
+hoist_err_t store_agent_rekey(store_t *s, const char *name, const char *newkey,
+                              int64_t *dropped, hoist_error_t *err);
+
+/* Forgets agent NAME's old_key (it has said hello with its new one). */
+hoist_err_t store_agent_clear_old_key(store_t *s, const char *name,
+                                      hoist_error_t *err);
 
 /* Sets or clears the agent's cloned-key flag. */
 hoist_err_t store_agent_set_cloned(store_t *s, const char *name, bool cloned,

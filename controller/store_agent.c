@@ -5,6 +5,8 @@
  */
 #include "store.h"
 
+#include <string.h>
+
 #include "store_sql.h"
 
 /* Names of the enum values, as stored and as the CHECK constraints of
@@ -13,8 +15,8 @@ static const char *const s_agent_states[] = {"pending", "accepted", "revoked"};
 
 #define AGENT_SELECT                                                           \
     "SELECT name, pubkey, env, state, tags, hostname, os, agent_version,"      \
-    " free_disk, last_seen, online, cloned, created_at, pinned_next"           \
-    " FROM agents"
+    " free_disk, last_seen, online, cloned, created_at, pinned_next,"          \
+    " old_key FROM agents"
 
 static void
 s_agent_read(store_sql_row_t *r, void *row)
@@ -34,6 +36,7 @@ s_agent_read(store_sql_row_t *r, void *row)
     a->cloned = store_sql_int(r) != 0;
     a->created_at = store_sql_int(r);
     store_sql_text(r, a->pinned_next, sizeof a->pinned_next);
+    store_sql_text(r, a->old_key, sizeof a->old_key);
 }
 
 static int
@@ -207,6 +210,68 @@ store_agent_set_pinned_next(store_t *s, const char *name, const char *key,
         s, "set agent pinned key",
         "UPDATE agents SET pinned_next = ?1 WHERE name = ?2",
         ARGS(A_TEXT(key), A_TEXT(name)), err, "no agent '%s'", name);
+}
+
+/* The steps of store_agent_rekey, inside its transaction. */
+static hoist_err_t
+s_rekey(store_t *s, const char *name, const char *newkey, int64_t *dropped,
+        hoist_error_t *err)
+{
+    store_agent_t a;
+    hoist_err_t e = store_agent_get(s, name, &a, err);
+    if (e != HOIST_OK || strcmp(a.pubkey, newkey) == 0) {
+        return e; /* the same offer again: nothing to do */
+    }
+    if (store_sql_any(s,
+                      "SELECT (SELECT count(*) FROM agents WHERE pubkey = ?1"
+                      " OR old_key = ?1) + (SELECT count(*) FROM users"
+                      " WHERE pubkey = ?1)",
+                      newkey)) {
+        return error_set(err, STORE_ERR_EXISTS,
+                         "agent '%s': the offered key already belongs to an "
+                         "agent or a user",
+                         name);
+    }
+    int n = 0;
+    e = store_sql_exec(s, "drop boxes sealed to an old key",
+                       "DELETE FROM var_seals WHERE agent = ?1",
+                       ARGS(A_TEXT(name)), &n, err);
+    if (e == HOIST_OK) {
+        e = store_sql_change(s, "rekey agent",
+                             "UPDATE agents SET old_key = pubkey, pubkey = ?1"
+                             " WHERE name = ?2",
+                             ARGS(A_TEXT(newkey), A_TEXT(name)), err,
+                             "no agent '%s'", name);
+    }
+    *dropped = n;
+    return e;
+}
+
+hoist_err_t
+store_agent_rekey(store_t *s, const char *name, const char *newkey,
+                  int64_t *dropped, hoist_error_t *err)
+{
+    hoist_err_t e = store_sql_check_key("agent", name, newkey, err);
+    int64_t n = 0;
+    if (e == HOIST_OK && (e = store_begin(s, err)) == HOIST_OK) {
+        e = s_rekey(s, name, newkey, &n, err);
+        e = e == HOIST_OK ? store_commit(s, err) : e;
+        if (e != HOIST_OK) {
+            store_rollback(s, NULL);
+        }
+    }
+    if (e == HOIST_OK && dropped) {
+        *dropped = n;
+    }
+    return e;
+}
+
+hoist_err_t
+store_agent_clear_old_key(store_t *s, const char *name, hoist_error_t *err)
+{
+    return store_sql_change(s, "forget an old agent key",
+                            "UPDATE agents SET old_key = '' WHERE name = ?1",
+                            ARGS(A_TEXT(name)), err, "no agent '%s'", name);
 }
 
 hoist_err_t

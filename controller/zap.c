@@ -20,6 +20,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #define ZAP_ENDPOINT  "inproc://zeromq.zap.01"
@@ -502,4 +503,29 @@ zap_user_id(zframe_t *frame)
     }
     const char *user_id = zframe_meta(frame, "User-Id");
     return user_id && *user_id ? user_id : NULL;
+}
+
+void
+zap_agent_id(char *out, size_t len, const char *name, const char *key)
+{
+    snprintf(out, len, ZAP_AGENT_PREFIX "%s:%s", name, key);
+}
+
+bool
+zap_agent_id_parse(const char *id, char *name, size_t len,
+                   char key[ZAP_KEY_Z85_LEN + 1])
+{
+    size_t pre = strlen(ZAP_AGENT_PREFIX), n = strlen(id);
+    if (strncmp(id, ZAP_AGENT_PREFIX, pre) != 0 ||
+        n < pre + 2 + ZAP_KEY_Z85_LEN || id[n - ZAP_KEY_Z85_LEN - 1] != ':') {
+        return false;
+    }
+    size_t name_len = n - pre - ZAP_KEY_Z85_LEN - 1;
+    if (name_len >= len) {
+        return false;
+    }
+    memcpy(name, id + pre, name_len);
+    name[name_len] = '\0';
+    memcpy(key, id + n - ZAP_KEY_Z85_LEN, ZAP_KEY_Z85_LEN + 1);
+    return true;
 }

@@ -67,7 +67,8 @@
 #define ZAP_KEY_Z85_LEN    40 /* a CURVE public key in Z85, no NUL */
 #define ZAP_USER_ID_MAX    255
 #define ZAP_UNKNOWN_PREFIX "unknown:"
-#define ZAP_ACK_TIMEOUT_MS 5000 /* the longest zap_allow/zap_deny wait */
+#define ZAP_AGENT_PREFIX   "agent:" /* agent:NAME:KEY (zap_agent_id) */
+#define ZAP_ACK_TIMEOUT_MS 5000     /* the longest zap_allow/zap_deny wait */
 
 typedef struct zap zap_t;
 
@@ -124,5 +125,15 @@ zsock_t *zap_server_socket(int type, zcert_t *server_cert, const char *domain,
  * message). Use a frame read off the wire; a ROUTER's routing-id frame
  * carries no metadata. The string belongs to FRAME. */
 const char *zap_user_id(zframe_t *frame);
+
+/* The user id of agent NAME's key KEY: "agent:NAME:KEY" (the key last,
+ * 40 characters), so that the hub knows which of an agent's keys a
+ * connection authenticated with (a rekeyed agent has two for a while). */
+void zap_agent_id(char *out, size_t len, const char *name, const char *key);
+
+/* Splits an id made by zap_agent_id into NAME (LEN bytes) and KEY. False,
+ * writing nothing, for any other id. */
+bool zap_agent_id_parse(const char *id, char *name, size_t len,
+                        char key[ZAP_KEY_Z85_LEN + 1]);
 
 #endif

@@ -335,6 +335,58 @@ test_agent_add_and_get(void **state)
     assert_string_equal(back.name, "web-1");
 }
 
+/* A rekey: the new key is the agent's, the old one kept until cleared;
+ * the same offer again changes nothing; a taken or malformed key is
+ * refused with nothing changed; the old key's secret boxes go. */
+static void
+test_agent_rekey(void **state)
+{
+    su_fixture_t *f = *state;
+    hoist_error_t err = {0};
+    s_add_agent(f->s, "web-1", "dev", 1);
+    s_add_agent(f->s, "web-2", "dev", 2);
+    store_agent_t a, b = s_agent("x", "dev", 1), c = s_agent("x", "dev", 3);
+    su_raw_exec(f->path, "INSERT INTO vars (id, app, env, key, secret, size, "
+                         "updated_by, updated_at) VALUES (1, 'web', 'dev', "
+                         "'TOKEN', 1, 1, 'admin', 1);"
+                         "INSERT INTO var_seals VALUES (1, 'web-1', x'00');"
+                         "INSERT INTO var_seals VALUES (1, 'web-2', x'00');");
+    int64_t dropped = -1;
+    assert_int_equal(store_agent_rekey(f->s, "web-1", c.pubkey, &dropped, &err),
+                     HOIST_OK);
+    assert_int_equal(dropped, 1);
+    assert_int_equal(store_agent_get(f->s, "web-1", &a, &err), HOIST_OK);
+    assert_string_equal(a.pubkey, c.pubkey);
+    assert_string_equal(a.old_key, b.pubkey);
+    assert_int_equal(su_raw_int(f->path, "SELECT count(*) FROM var_seals"), 1);
+
+    assert_int_equal(store_agent_rekey(f->s, "web-1", c.pubkey, &dropped, &err),
+                     HOIST_OK);
+    assert_int_equal(dropped, 0);
+    assert_int_equal(store_agent_get(f->s, "web-1", &a, &err), HOIST_OK);
+    assert_string_equal(a.old_key, b.pubkey);
+
+    store_agent_t two = s_agent("x", "dev", 2), d = s_agent("x", "dev", 4);
+    assert_int_equal(
+        store_agent_rekey(f->s, "web-1", two.pubkey, &dropped, &err),
+        STORE_ERR_EXISTS);
+    assert_int_equal(store_agent_rekey(f->s, "web-2", b.pubkey, &dropped, &err),
+                     STORE_ERR_EXISTS); /* web-1's old key */
+    assert_int_equal(store_agent_rekey(f->s, "web-1", "short", &dropped, &err),
+                     HOIST_ERR_KEY);
+    assert_int_equal(
+        store_agent_rekey(f->s, "nobody", d.pubkey, &dropped, &err),
+        STORE_ERR_NOTFOUND);
+    assert_int_equal(store_agent_get(f->s, "web-2", &a, &err), HOIST_OK);
+    assert_string_equal(a.pubkey, two.pubkey);
+    assert_string_equal(a.old_key, "");
+    assert_int_equal(su_raw_int(f->path, "SELECT count(*) FROM var_seals"), 1);
+
+    assert_int_equal(store_agent_clear_old_key(f->s, "web-1", &err), HOIST_OK);
+    assert_int_equal(store_agent_get(f->s, "web-1", &a, &err), HOIST_OK);
+    assert_string_equal(a.old_key, "");
+}
+
 static void
 test_agent_add_errors(void **state)
 {
@@ -1442,6 +1494,7 @@ main(void)
         T(test_newer_schema_refused),
         T(test_open_errors),
         T(test_agent_add_and_get),
+        T(test_agent_rekey),
         T(test_agent_add_errors),
         T(test_agent_get_missing_leaves_output),
         T(test_agent_updates),

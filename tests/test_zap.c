@@ -625,10 +625,33 @@ test_bad_arguments_are_refused(void **state)
     zframe_destroy(&local);
 }
 
+/* An agent's user id names its key; anything else is not one. */
+static void
+test_agent_id(void **state)
+{
+    (void)state;
+    char id[ZAP_USER_ID_MAX + 1], name[65], key[ZAP_KEY_Z85_LEN + 1];
+    const char *k = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+    zap_agent_id(id, sizeof id, "web-1", k);
+    assert_string_equal(id,
+                        "agent:web-1:rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
+    assert_true(zap_agent_id_parse(id, name, sizeof name, key));
+    assert_string_equal(name, "web-1");
+    assert_string_equal(key, k);
+    memset(name, 'x', sizeof name);
+    assert_false(zap_agent_id_parse("agent:web-1", name, sizeof name, key));
+    assert_false(zap_agent_id_parse("user:web-1:rq:rM>}U?@Lns47E1%kR.o@n%Fcmm"
+                                    "sL/@{H8]yf7",
+                                    name, sizeof name, key));
+    assert_false(zap_agent_id_parse(id, name, 3, key)); /* no room */
+    assert_int_equal(name[0], 'x');                     /* untouched */
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_agent_id),
         cmocka_unit_test_setup_teardown(test_allowed_keys_get_their_user_id,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key_on_agents_is_unknown,
