@@ -90,15 +90,20 @@ s_offer(const conf_t *c, zcert_t *cur, zcert_t *next, uint64_t timeout_ms,
     return rc;
 }
 
-/* The pid of the daemon serving ROOT, or 0 when none holds its lock. */
+/* The pid of the daemon serving ROOT, or 0 when none holds its lock (a
+ * pid left in the file by a daemon that stopped is never signalled: the
+ * lock is free then). */
 static pid_t
 s_daemon(const char *root)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/.run.lock", root);
-    int fd = lockfile_take(path, "busy", NULL);
-    if (fd >= 0) {
-        close(fd);
+    hoist_error_t err = {0};
+    int fd = lockfile_take(path, "busy", &err);
+    if (fd >= 0 || err.code != HOIST_ERR_BUSY) {
+        if (fd >= 0) {
+            close(fd);
+        }
         return 0;
     }
     FILE *f = fopen(path, "re");
