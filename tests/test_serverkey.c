@@ -137,8 +137,7 @@ test_rotate(void **state)
     free(after);
 
     /* Killed right after the switch: run again, it finishes. */
-    r = s_rotate(f, true,
-                 (const char *[]){"HOIST_FAULT=cert-switched", NULL});
+    r = s_rotate(f, true, (const char *[]){"HOIST_FAULT=cert-switched", NULL});
     assert_true(r.signaled);
     tu_run_free(&r);
     r = s_rotate(f, true, NULL);
